@@ -1,0 +1,1 @@
+"""Knowledge-base search: query side and shared core."""

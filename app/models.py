@@ -1,0 +1,119 @@
+"""One small immutable dataclass per pipeline stage: Page -> Chunk -> Candidate -> Hit.
+
+Stages never mutate what they receive; they build new objects (`dataclasses.replace`).
+Page numbers are 1-based and None for files without pages (text, Markdown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Page:
+    """The text of one page as the loader extracted it (a whole file for non-paged types)."""
+
+    number: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document that is embedded, indexed and returned by search.
+
+    `char_start` is an offset into the text of page `page`; `char_end` into the text of `page_end`
+    (the same page unless the chunk crosses a page break).
+    """
+
+    chunk_id: str
+    doc_id: str
+    doc_name: str
+    position: int
+    text: str
+    page: int | None = None
+    page_end: int | None = None
+    char_start: int = 0
+    char_end: int = 0
+
+    @property
+    def page_label(self) -> str:
+        """'p. 3', 'pp. 3-4' or '' for non-paged documents."""
+        if self.page is None:
+            return ""
+        if self.page_end is None or self.page_end == self.page:
+            return f"p. {self.page}"
+        return f"pp. {self.page}-{self.page_end}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk found by recall, with the ranks that explain why (1-based, None where a list missed it)."""
+
+    chunk: Chunk
+    recall_rank: int
+    recall_score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the candidate plus its final rank and score.
+
+    `score` is the rerank score (P(yes)) when `reranked`, otherwise the recall score.
+    """
+
+    candidate: Candidate
+    rank: int
+    score: float
+    reranked: bool
+
+    @property
+    def chunk(self) -> Chunk:
+        return self.candidate.chunk
+
+    def as_json(self) -> dict:
+        c = self.candidate
+        return {
+            "doc": c.chunk.doc_name,
+            "page": c.chunk.page,
+            "page_end": c.chunk.page_end,
+            "text": c.chunk.text,
+            "score": self.score,
+            "rank": self.rank,
+            "recall_rank": c.recall_rank,
+            "dense_rank": c.dense_rank,
+            "bm25_rank": c.bm25_rank,
+            "reranked": self.reranked,
+            "chunk_id": c.chunk.chunk_id,
+            "doc_id": c.chunk.doc_id,
+            "position": c.chunk.position,
+            "char_start": c.chunk.char_start,
+            "char_end": c.chunk.char_end,
+        }
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored document as the catalog records it."""
+
+    doc_id: str
+    name: str
+    kb: str
+    pages: int | None
+    chunks: int
+    size: int
+    added_at: float
+    status: str = "ready"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What `search()` returns: the hits, the instruction in effect and why reranking was off, if it was."""
+
+    hits: list[Hit]
+    instruction: str
+    recall_mode: str
+    reranked: bool
+    rerank_note: str = ""
+    timings: dict[str, float] = field(default_factory=dict)

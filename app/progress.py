@@ -1,0 +1,34 @@
+"""A terminal progress bar per file for `kb ingest`, fed by the pipeline's stage callbacks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+class TerminalProgress:
+    """One tqdm bar per file; its description shows the stage, its count the chunks embedded."""
+
+    def __init__(self):
+        self._bar = None
+
+    def for_file(self, path: Path):
+        from tqdm import tqdm
+
+        self.close()
+        self._bar = tqdm(total=1, desc=f"{path.name} [parse]", unit="chunk", file=sys.stderr, leave=False)
+
+        def update(stage: str, done: int, total: int) -> None:
+            bar = self._bar
+            if bar.total != total:
+                bar.reset(total=total)
+            bar.set_description_str(f"{path.name} [{stage}]", refresh=False)
+            bar.n = done
+            bar.refresh()
+
+        return update
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,221 @@
+"""Files in, chunks stored: parse -> chunk -> embed -> store, one document at a time.
+
+Visibility is all-or-nothing. A document is recorded as `pending` in the catalog, its chunks are
+written to Chroma and the BM25 index, and only then is it flipped to `ready` in one SQLite
+transaction. Search hides every document that is not ready, and `recover()` removes what a failure
+or crash left behind. A per-knowledge-base file lock keeps two writers (the CLI and the app, say)
+from interleaving, and keeps recovery from removing a document another process is still writing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.catalog import READY, KnowledgeBase
+from app.errors import IngestError
+from app.models import Document
+from app.runtime import Runtime
+from ingest.chunking import chunk_pages
+from ingest.loaders import SUPPORTED_EXTENSIONS, load_document
+
+# stage name, units done, units in all; the stages are parse, chunk, embed, store
+Progress = Callable[[str, int, int], None]
+EMBED_BATCH = 256
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    name: str
+    status: str  # added | unchanged | replaced | failed
+    doc_id: str | None = None
+    pages: int | None = None
+    chunks: int = 0
+    message: str = ""  # the failure reason, or warnings (pages without text, ...)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def summary(self) -> str:
+        if self.status == "failed":
+            return f"{self.name}: failed: {self.message}"
+        detail = f"{self.chunks} chunks" if self.pages is None else f"{self.pages} pages, {self.chunks} chunks"
+        note = f" ({self.message})" if self.message else ""
+        return f"{self.name}: {self.status}, {detail}{note}"
+
+
+def document_id(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ingest_bytes(
+    rt: Runtime, kb: KnowledgeBase, name: str, data: bytes, progress: Progress | None = None
+) -> IngestOutcome:
+    """Ingest one file's bytes under `name`. Never raises for a bad file: the outcome says why."""
+    progress = progress or _no_progress
+    doc_id = document_id(data)
+    with kb_write_lock(rt, kb):
+        existing = rt.catalog.get_document(kb, doc_id)
+        if existing is not None and existing.status == READY:
+            return IngestOutcome(name, "unchanged", doc_id, existing.pages, existing.chunks)
+        older = [d.doc_id for d in rt.catalog.documents(kb) if d.name == name]
+        try:
+            return _write_document(rt, kb, name, data, doc_id, older, progress)
+        except Exception as exc:
+            _discard(rt, kb, doc_id)
+            reason = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+            return IngestOutcome(name, "failed", doc_id, message=reason)
+
+
+def _write_document(
+    rt: Runtime, kb: KnowledgeBase, name: str, data: bytes, doc_id: str, older: list[str], progress: Progress
+) -> IngestOutcome:
+    progress("parse", 0, 1)
+    loaded = load_document(name, data)
+    progress("parse", 1, 1)
+
+    progress("chunk", 0, 1)
+    s = rt.settings
+    chunks = chunk_pages(
+        loaded.pages,
+        doc_id=doc_id,
+        doc_name=name,
+        tokenizer=rt.embedder.tokenizer,
+        chunk_tokens=s.chunk_tokens,
+        overlap=s.chunk_overlap,
+    )
+    if not chunks:
+        raise IngestError("no text to index")
+    progress("chunk", 1, 1)
+
+    rt.catalog.begin_document(kb, doc_id, name, len(data))
+    source = source_path(rt, kb, doc_id, name)
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(data)
+
+    texts = [c.text for c in chunks]
+    vectors = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        progress("embed", start, len(texts))
+        vectors.append(rt.embedder.encode_documents(texts[start : start + EMBED_BATCH]))
+    progress("embed", len(texts), len(texts))
+
+    import numpy as np
+
+    progress("store", 0, 1)
+    rt.store.add(kb, chunks, np.concatenate(vectors))
+    rt.lexical(kb).add(doc_id, [c.chunk_id for c in chunks], texts)
+    pages = len(loaded.pages) if loaded.paged else None
+    rt.catalog.commit_document(kb, doc_id, pages, len(chunks), replaces=older)
+    progress("store", 1, 1)
+
+    for old in older:
+        _discard(rt, kb, old)
+    status = "replaced" if older else "added"
+    return IngestOutcome(name, status, doc_id, pages, len(chunks), "; ".join(loaded.warnings))
+
+
+def ingest_paths(
+    rt: Runtime,
+    kb_name: str,
+    paths: Iterable[Path],
+    progress_for: Callable[[Path], Progress] | None = None,
+) -> Iterator[IngestOutcome]:
+    """Ingest files and folders (recursively, supported types only), yielding one outcome a file."""
+    kb = rt.open_or_create_kb(kb_name)
+    recover(rt, kb)
+    for path in expand_paths(paths):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            yield IngestOutcome(path.name, "failed", message=f"cannot read file: {exc.strerror}")
+            continue
+        progress = progress_for(path) if progress_for else None
+        yield ingest_bytes(rt, kb, path.name, data, progress)
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files as given (whatever their type: the loader explains what it refuses); folders recursively,
+    keeping only the types we can load."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED_EXTENSIONS:
+                    yield child
+        else:
+            yield path
+
+
+def delete_document(rt: Runtime, kb_name: str, name_or_id: str) -> Document:
+    kb = rt.open_kb(kb_name)
+    with kb_write_lock(rt, kb):
+        doc = rt.catalog.find_document(kb, name_or_id)
+        rt.catalog.mark_deleting(kb, doc.doc_id)
+        _discard(rt, kb, doc.doc_id)
+    return doc
+
+
+def drop_kb(rt: Runtime, kb_name: str) -> None:
+    kb = rt.catalog.get_kb(kb_name)
+    with kb_write_lock(rt, kb):
+        rt.store.drop(kb)
+        rt.forget_lexical(kb)
+        rt.catalog.delete_kb(kb)
+    shutil.rmtree(rt.settings.kb_dir(kb.key), ignore_errors=True)
+
+
+def recover(rt: Runtime, kb: KnowledgeBase) -> list[str]:
+    """Remove what interrupted writes left behind; returns the ids of the documents removed.
+
+    Skipped while another writer holds the knowledge base: its pending document is not debris.
+    """
+    try:
+        with kb_write_lock(rt, kb, wait=False):
+            hidden = rt.catalog.hidden_doc_ids(kb)
+            for doc_id in hidden:
+                _discard(rt, kb, doc_id)
+            ready = {d.doc_id for d in rt.catalog.documents(kb)}
+            lexical = rt.lexical(kb)
+            for stray in lexical.doc_ids() - ready:
+                lexical.remove(stray)
+            return hidden
+    except BlockingIOError:
+        return []
+
+
+def source_path(rt: Runtime, kb: KnowledgeBase, doc_id: str, name: str) -> Path:
+    """Where the original bytes are kept (for download and re-indexing)."""
+    return rt.settings.kb_dir(kb.key) / "files" / f"{doc_id}{Path(name).suffix.lower()}"
+
+
+def _discard(rt: Runtime, kb: KnowledgeBase, doc_id: str) -> None:
+    """Remove every trace of a document; each step tolerates the ones a crash never reached."""
+    doc = rt.catalog.get_document(kb, doc_id)
+    rt.store.delete_document(kb, doc_id)
+    rt.lexical(kb).remove(doc_id)
+    if doc is not None:
+        source_path(rt, kb, doc_id, doc.name).unlink(missing_ok=True)
+    rt.catalog.forget_document(kb, doc_id)
+
+
+@contextmanager
+def kb_write_lock(rt: Runtime, kb: KnowledgeBase, wait: bool = True):
+    path = rt.settings.kb_dir(kb.key) / "write.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass

@@ -1,0 +1,27 @@
+"""Shared fixtures. Component fixtures live in their own plugin modules, listed here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# In-process vLLM engine, small KV cache, no telemetry: set before anything imports vllm.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+pytest_plugins = ["tests.fixtures_models", "tests.fixtures_rerank", "tests.fixtures_docs"]
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """Every test gets its own data dir and no stray KB_* settings from the developer's shell."""
+    for key in list(os.environ):
+        if key.startswith("KB_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
