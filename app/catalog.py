@@ -134,6 +134,15 @@ class Catalog:
             db.execute("DELETE FROM presets WHERE kb_key = ?", (kb.key,))
             db.execute("DELETE FROM kbs WHERE key = ?", (kb.key,))
 
+    def replace_kb(self, old: KnowledgeBase, new: KnowledgeBase) -> KnowledgeBase:
+        """Give `old`'s name and presets to `new` and forget `old`, in one transaction (re-indexing)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM documents WHERE kb_key = ?", (old.key,))
+            db.execute("UPDATE presets SET kb_key = ? WHERE kb_key = ?", (new.key, old.key))
+            db.execute("DELETE FROM kbs WHERE key = ?", (old.key,))
+            db.execute("UPDATE kbs SET name = ? WHERE key = ?", (old.name, new.key))
+        return self.get_kb(old.name)
+
     # documents
 
     def begin_document(self, kb: KnowledgeBase, doc_id: str, name: str, size: int) -> None:

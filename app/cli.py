@@ -115,6 +115,18 @@ def cmd_drop(args) -> int:
     return 0
 
 
+def cmd_reindex(args) -> int:
+    from ingest.reindex import reindex_kb
+
+    rt = _runtime()
+    failed = 0
+    for outcome in reindex_kb(rt, args.kb):
+        print(outcome.summary(), flush=True)
+        failed += not outcome.ok
+    print(f"re-indexed {args.kb} with {rt.settings.embed_model}")
+    return 1 if failed else 0
+
+
 def cmd_config(args) -> int:
     settings = load_settings()
     for var, default, doc in describe_settings():
@@ -164,6 +176,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("drop", help="delete a whole knowledge base")
     p.add_argument("--kb", required=True)
     p.set_defaults(run=cmd_drop)
+
+    p = sub.add_parser("reindex", help="re-embed a knowledge base with the configured KB_EMBED_MODEL")
+    p.add_argument("--kb", required=True)
+    p.set_defaults(run=cmd_reindex)
 
     p = sub.add_parser("config", help="show the settings and their environment variables")
     p.set_defaults(run=cmd_config)

@@ -41,7 +41,7 @@ class Embedder:
 
         self.name = name
         self._model = SentenceTransformer(resolve_model_path(name), device=device)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self._query_prompt = "query" if "query" in (self._model.prompts or {}) else None
         # torch modules are not re-entrant across threads for one forward pass in every build.
         self._lock = threading.Lock()

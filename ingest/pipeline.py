@@ -165,9 +165,14 @@ def delete_document(rt: Runtime, kb_name: str, name_or_id: str) -> Document:
 def drop_kb(rt: Runtime, kb_name: str) -> None:
     kb = rt.catalog.get_kb(kb_name)
     with kb_write_lock(rt, kb):
-        rt.store.drop(kb)
-        rt.forget_lexical(kb)
-        rt.catalog.delete_kb(kb)
+        remove_kb(rt, kb)
+
+
+def remove_kb(rt: Runtime, kb: KnowledgeBase) -> None:
+    """Vectors, BM25 index, original files and catalog rows of a knowledge base."""
+    rt.store.drop(kb)
+    rt.forget_lexical(kb)
+    rt.catalog.delete_kb(kb)
     shutil.rmtree(rt.settings.kb_dir(kb.key), ignore_errors=True)
 
 
