@@ -1,6 +1,7 @@
 """Qwen3-Reranker prompt formatting and truncation: pure functions, the official model-card recipe.
 
-The official recipe scores `PREFIX + "<Instruct>: {instruction}\\n<Query>: {query}\\n<Document>: {doc}" + SUFFIX`
+The official recipe scores
+`PREFIX + "<Instruct>: {instruction}\\n<Query>: {query}\\n<Document>: {doc}" + SUFFIX`
 by the last token's "yes" against "no" logits. We build the same prompt as token ids, in three parts:
 
     query_ids(query)     = ids(PREFIX + "<Instruct>: …\\n<Query>: {query}\\n<Document>:")
@@ -13,8 +14,9 @@ piece, e.g. " The"), and BPE never merges across pieces, so the parts concatenat
 the whole string (tests/test_rerank_prompt.py checks this on English, Chinese, digits and punctuation).
 
 Example:
-    >>> format_pair("what is BM25?", "BM25 is a ranking function.")[-60:]
-    'BM25?\\n<Document>: BM25 is a ranking function.<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n'
+    >>> text = format_pair("what is BM25?", "BM25 is a ranking function.")
+    >>> text.endswith("<Query>: what is BM25?\\n<Document>: BM25 is a ranking function." + SUFFIX)
+    True
 """
 
 from __future__ import annotations

