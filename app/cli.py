@@ -36,9 +36,8 @@ def _runtime() -> Runtime:
 
 
 def cmd_ingest(args) -> int:
-    from ingest.pipeline import ingest_paths
-
     from app.progress import TerminalProgress
+    from ingest.pipeline import ingest_paths
 
     rt = _runtime()
     failed = 0

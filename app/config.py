@@ -63,7 +63,9 @@ class Settings:
     recall_k: int = _setting("KB_RECALL_K", 50, "Candidates recalled for the reranker.")
     top_n: int = _setting("KB_TOP_N", 5, "Results shown after reranking.")
     recall_mode: str = _setting("KB_RECALL_MODE", "hybrid", "Recall: `dense`, `bm25` or `hybrid`.")
-    chroma_host: str = _setting("KB_CHROMA_HOST", "", "ChromaDB server host; empty uses an embedded store in the data dir.")
+    chroma_host: str = _setting(
+        "KB_CHROMA_HOST", "", "ChromaDB server host; empty uses an embedded store in the data dir."
+    )
     chroma_port: int = _setting("KB_CHROMA_PORT", 8000, "ChromaDB server port.")
 
     @property

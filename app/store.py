@@ -70,7 +70,7 @@ class VectorStore:
         return [
             (_chunk(cid, text, meta), 1.0 - float(dist))
             for cid, text, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
 
@@ -81,7 +81,7 @@ class VectorStore:
         result = self._collection(kb).get(ids=list(chunk_ids), include=["documents", "metadatas"])
         found = {
             cid: _chunk(cid, text, meta)
-            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
+            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         }
         return [found[cid] for cid in chunk_ids if cid in found]
 
@@ -89,7 +89,7 @@ class VectorStore:
         result = self._collection(kb).get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
         chunks = [
             _chunk(cid, text, meta)
-            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
+            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         ]
         return sorted(chunks, key=lambda c: c.position)
 
@@ -100,7 +100,7 @@ class VectorStore:
             result = collection.get(limit=batch, offset=offset, include=["documents", "metadatas"])
             if not result["ids"]:
                 return
-            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"]):
+            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
                 yield _chunk(cid, text, meta)
             offset += len(result["ids"])
 

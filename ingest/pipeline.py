@@ -17,12 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from app.catalog import READY, KnowledgeBase
 from app.errors import IngestError
-from app.models import Document
+from app.models import Chunk, Document
 from app.runtime import Runtime
 from ingest.chunking import chunk_pages
-from ingest.loaders import SUPPORTED_EXTENSIONS, load_document
+from ingest.loaders import SUPPORTED_EXTENSIONS, LoadedDocument, load_document
 
 # stage name, units done, units in all; the stages are parse, chunk, embed, store
 Progress = Callable[[str, int, int], None]
@@ -58,67 +60,124 @@ def ingest_bytes(
     rt: Runtime, kb: KnowledgeBase, name: str, data: bytes, progress: Progress | None = None
 ) -> IngestOutcome:
     """Ingest one file's bytes under `name`. Never raises for a bad file: the outcome says why."""
+    return ingest_many(rt, kb, [(name, data)], progress)[0]
+
+
+def ingest_many(
+    rt: Runtime,
+    kb: KnowledgeBase,
+    files: Iterable[tuple[str, bytes]],
+    progress: Progress | None = None,
+    batch_chunks: int = 2048,
+) -> list[IngestOutcome]:
+    """Ingest many (name, bytes) files, embedding the chunks of several small files together.
+
+    Each document still becomes visible on its own, once all its chunks are stored. Outcomes come
+    back in the order of `files`.
+    """
     progress = progress or _no_progress
-    doc_id = document_id(data)
+    outcomes: dict[int, IngestOutcome] = {}
+    batch: list[tuple[int, _Prepared]] = []
     with kb_write_lock(rt, kb):
-        existing = rt.catalog.get_document(kb, doc_id)
-        if existing is not None and existing.status == READY:
-            return IngestOutcome(name, "unchanged", doc_id, existing.pages, existing.chunks)
-        older = [d.doc_id for d in rt.catalog.documents(kb) if d.name == name]
-        try:
-            return _write_document(rt, kb, name, data, doc_id, older, progress)
-        except Exception as exc:
-            _discard(rt, kb, doc_id)
-            reason = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
-            return IngestOutcome(name, "failed", doc_id, message=reason)
+        seen: set[str] = set()
+        for i, (name, data) in enumerate(files):
+            prepared = _prepare(rt, kb, name, data, seen, progress)
+            if isinstance(prepared, IngestOutcome):
+                outcomes[i] = prepared
+                continue
+            batch.append((i, prepared))
+            if sum(len(p.chunks) for _, p in batch) >= batch_chunks:
+                outcomes.update(_store_batch(rt, kb, batch, progress))
+                batch = []
+        if batch:
+            outcomes.update(_store_batch(rt, kb, batch, progress))
+    return [outcomes[i] for i in sorted(outcomes)]
 
 
-def _write_document(
-    rt: Runtime, kb: KnowledgeBase, name: str, data: bytes, doc_id: str, older: list[str], progress: Progress
-) -> IngestOutcome:
-    progress("parse", 0, 1)
-    loaded = load_document(name, data)
-    progress("parse", 1, 1)
+@dataclass(frozen=True)
+class _Prepared:
+    """A parsed and chunked file, not yet stored."""
 
-    progress("chunk", 0, 1)
-    s = rt.settings
-    chunks = chunk_pages(
-        loaded.pages,
-        doc_id=doc_id,
-        doc_name=name,
-        tokenizer=rt.embedder.tokenizer,
-        chunk_tokens=s.chunk_tokens,
-        overlap=s.chunk_overlap,
-    )
-    if not chunks:
-        raise IngestError("no text to index")
-    progress("chunk", 1, 1)
+    name: str
+    data: bytes
+    doc_id: str
+    loaded: LoadedDocument
+    chunks: list[Chunk]
+    older: list[str]  # ids of the versions with the same name that this one replaces
 
-    rt.catalog.begin_document(kb, doc_id, name, len(data))
-    source = source_path(rt, kb, doc_id, name)
-    source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_bytes(data)
 
-    texts = [c.text for c in chunks]
-    vectors = []
-    for start in range(0, len(texts), EMBED_BATCH):
-        progress("embed", start, len(texts))
-        vectors.append(rt.embedder.encode_documents(texts[start : start + EMBED_BATCH]))
-    progress("embed", len(texts), len(texts))
+def _prepare(
+    rt: Runtime, kb: KnowledgeBase, name: str, data: bytes, seen: set[str], progress: Progress
+) -> _Prepared | IngestOutcome:
+    doc_id = document_id(data)
+    existing = rt.catalog.get_document(kb, doc_id)
+    if doc_id in seen or (existing is not None and existing.status == READY):
+        chunks = existing.chunks if existing else 0
+        return IngestOutcome(name, "unchanged", doc_id, existing.pages if existing else None, chunks)
+    seen.add(doc_id)
+    try:
+        progress("parse", 0, 1)
+        loaded = load_document(name, data)
+        progress("chunk", 0, 1)
+        chunks = chunk_pages(
+            loaded.pages,
+            doc_id=doc_id,
+            doc_name=name,
+            tokenizer=rt.embedder.tokenizer,
+            chunk_tokens=rt.settings.chunk_tokens,
+            overlap=rt.settings.chunk_overlap,
+        )
+        if not chunks:
+            raise IngestError("no text to index")
+    except Exception as exc:
+        return IngestOutcome(name, "failed", doc_id, message=_reason(exc))
+    older = [d.doc_id for d in rt.catalog.documents(kb) if d.name == name]
+    return _Prepared(name, data, doc_id, loaded, chunks, older)
 
-    import numpy as np
 
-    progress("store", 0, 1)
-    rt.store.add(kb, chunks, np.concatenate(vectors))
-    rt.lexical(kb).add(doc_id, [c.chunk_id for c in chunks], texts)
-    pages = len(loaded.pages) if loaded.paged else None
-    rt.catalog.commit_document(kb, doc_id, pages, len(chunks), replaces=older)
+def _store_batch(
+    rt: Runtime, kb: KnowledgeBase, batch: list[tuple[int, _Prepared]], progress: Progress
+) -> dict[int, IngestOutcome]:
+    docs = [p for _, p in batch]
+    try:
+        for p in docs:
+            rt.catalog.begin_document(kb, p.doc_id, p.name, len(p.data))
+            source = source_path(rt, kb, p.doc_id, p.name)
+            source.parent.mkdir(parents=True, exist_ok=True)
+            source.write_bytes(p.data)
+
+        chunks = [c for p in docs for c in p.chunks]
+        texts = [c.text for c in chunks]
+        vectors = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            progress("embed", start, len(texts))
+            vectors.append(rt.embedder.encode_documents(texts[start : start + EMBED_BATCH]))
+        progress("embed", len(texts), len(texts))
+
+        progress("store", 0, 1)
+        rt.store.add(kb, chunks, np.concatenate(vectors))
+        lexical = rt.lexical(kb)
+        for p in docs:
+            lexical.add(p.doc_id, [c.chunk_id for c in p.chunks], [c.text for c in p.chunks])
+    except Exception as exc:
+        for p in docs:
+            _discard(rt, kb, p.doc_id)
+        return {i: IngestOutcome(p.name, "failed", p.doc_id, message=_reason(exc)) for i, p in batch}
+
+    outcomes = {}
+    for i, p in batch:
+        pages = len(p.loaded.pages) if p.loaded.paged else None
+        rt.catalog.commit_document(kb, p.doc_id, pages, len(p.chunks), replaces=p.older)
+        for old in p.older:
+            _discard(rt, kb, old)
+        status = "replaced" if p.older else "added"
+        outcomes[i] = IngestOutcome(p.name, status, p.doc_id, pages, len(p.chunks), "; ".join(p.loaded.warnings))
     progress("store", 1, 1)
+    return outcomes
 
-    for old in older:
-        _discard(rt, kb, old)
-    status = "replaced" if older else "added"
-    return IngestOutcome(name, status, doc_id, pages, len(chunks), "; ".join(loaded.warnings))
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
 
 
 def ingest_paths(
