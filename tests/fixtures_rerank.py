@@ -24,6 +24,7 @@ def tiny_vllm_reranker(tiny_reranker_dir):
     """The session's one in-process vLLM engine on the tiny model (max_doc_tokens=512)."""
     from app.rerank.vllm_engine import VllmReranker
 
-    reranker = VllmReranker(str(tiny_reranker_dir), max_doc_tokens=TINY_MAX_DOC_TOKENS)
+    # fp32 end to end: with "auto" vLLM would downcast the fp32 checkpoint to fp16
+    reranker = VllmReranker(str(tiny_reranker_dir), max_doc_tokens=TINY_MAX_DOC_TOKENS, dtype="float32")
     yield reranker
     reranker.close()
