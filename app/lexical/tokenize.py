@@ -11,7 +11,7 @@ The default was measured on xquadr-zh-dev (see scripts/eval_fusion.py --tokenize
 
 Example:
     >>> tokenize("The runners were running 跑步比赛 in 2024")
-    ['runner', 'run', '跑', '跑步', '步', '步比', '比', '比赛', '赛', '2024']
+    ['runner', 'were', 'run', '跑', '跑步', '步', '步比', '比', '比赛', '赛', '2024']
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from functools import lru_cache
 
 from bm25s.stopwords import STOPWORDS_EN
@@ -49,7 +50,9 @@ def _jieba_tokenizer():
     if _jieba is None:
         with _jieba_lock:
             if _jieba is None:
-                import jieba
+                with warnings.catch_warnings():  # jieba imports the deprecated pkg_resources
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    import jieba
 
                 jieba.setLogLevel(logging.WARNING)
                 tok = jieba.Tokenizer()
