@@ -116,8 +116,11 @@ def test_long_document_is_truncated_like_the_recipe_on_truncated_text(tiny_vllm_
 
 
 def test_concurrent_callers_get_their_own_scores(tiny_vllm_reranker):
-    jobs = [(q, docs[i:] + docs[:i], instr) for i, (q, docs) in enumerate(QUERIES.items())
-            for instr in (None, CUSTOM_INSTRUCTION)]
+    jobs = [
+        (q, docs[i:] + docs[:i], instr)
+        for i, (q, docs) in enumerate(QUERIES.items())
+        for instr in (None, CUSTOM_INSTRUCTION)
+    ]
     expected = [tiny_vllm_reranker.score(*job) for job in jobs]
     results: dict[int, list[float]] = {}
     barrier = threading.Barrier(len(jobs))

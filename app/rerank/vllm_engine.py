@@ -80,9 +80,7 @@ class VllmReranker:
         self._worker.start()
         self._tokenizer = started.result()
 
-    def _engine_options(
-        self, quantization: str, max_batched_tokens: int, gpu_memory: float, dtype: str
-    ) -> dict:
+    def _engine_options(self, quantization: str, max_batched_tokens: int, gpu_memory: float, dtype: str) -> dict:
         import torch
 
         options = dict(
@@ -112,12 +110,21 @@ class VllmReranker:
     def score(self, query: str, documents: list[str], instruction: str | None = None) -> list[float]:
         if not documents:
             return []
+        with self._tokenizer_lock:
+            prompts = prompt.build_prompts(self._tokenizer, query, documents, self.max_doc_tokens, instruction)
+        return self.score_prompts(prompts)
+
+    @property
+    def tokenizer(self):
+        """The engine's tokenizer. Not safe for concurrent use: callers of `score` never touch it."""
+        return self._tokenizer
+
+    def score_prompts(self, prompts: list[list[int]]) -> list[float]:
+        """P(yes) for ready-made token-id prompts, batched with whatever other callers send meanwhile."""
         if self._closed:
             raise RerankerUnavailable("the reranker engine was shut down")
-        with self._tokenizer_lock:
-            prompts = prompt.build_prompts(
-                self._tokenizer, query, documents, self.max_doc_tokens, instruction
-            )
+        if not prompts:
+            return []
         longest = max(len(p) for p in prompts)
         if longest > self.max_model_len:
             raise InvalidInput(

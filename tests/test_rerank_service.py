@@ -1,0 +1,86 @@
+"""RerankService: backend choice, state for the UI, fast failure when the model is not on this machine."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from app.config import load_settings
+from app.errors import RerankerUnavailable
+from app.rerank.service import RerankService
+
+NOT_OFFLINE = (
+    "model Qwen/Qwen3-Reranker-0.6B is not available offline: not in the Hugging Face cache and no network "
+    "(set KB_RERANK_MODEL to a local path)"
+)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_uncached_hub_model_fails_fast_and_the_failure_is_remembered():
+    service = RerankService(load_settings(rerank_model="Qwen/Qwen3-Reranker-0.6B"))
+    assert service.state == "not loaded"
+    started = time.monotonic()
+    with pytest.raises(RerankerUnavailable) as exc:
+        service.score("q", ["d"])
+    assert time.monotonic() - started < 10
+    assert str(exc.value) == NOT_OFFLINE
+    assert (service.state, service.error) == ("failed", NOT_OFFLINE)
+    started = time.monotonic()
+    with pytest.raises(RerankerUnavailable, match="not available offline"):
+        service.score("q", ["d"])
+    assert time.monotonic() - started < 0.5  # no new attempt on every query
+    service.retry()
+    assert (service.state, service.error) == ("not loaded", "")
+
+
+def test_uncached_hub_model_without_network_fails_fast(monkeypatch):
+    """Hub mode on, but the hub cannot be reached: the bounded check answers in seconds."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    service = RerankService(load_settings(rerank_model="Qwen/Qwen3-Reranker-0.6B"))
+    started = time.monotonic()
+    service.start_loading().join(timeout=10)
+    assert time.monotonic() - started < 10
+    assert (service.state, service.error) == ("failed", NOT_OFFLINE)
+
+
+def test_missing_local_directory_is_named(tmp_path):
+    service = RerankService(load_settings(rerank_model=str(tmp_path / "no-such-model")))
+    with pytest.raises(RerankerUnavailable, match="no-such-model does not exist"):
+        service.ensure_loaded()
+    (tmp_path / "empty").mkdir()
+    service = RerankService(load_settings(rerank_model=str(tmp_path / "empty")))
+    with pytest.raises(RerankerUnavailable, match="no config.json"):
+        service.ensure_loaded()
+
+
+def test_off_backend():
+    service = RerankService(load_settings(rerank_backend="off"))
+    assert service.state == "off"
+    with pytest.raises(RerankerUnavailable, match="KB_RERANK_BACKEND=off"):
+        service.score("q", ["d"])
+
+
+def test_shared_engine_is_ready_and_scores(tiny_vllm_reranker):
+    service = RerankService(load_settings(), reranker=tiny_vllm_reranker)
+    assert (service.state, service.backend, service.device) == ("ready", "vllm", "CPU")
+    assert service.model == tiny_vllm_reranker.model
+    docs = ["Paris is the capital of France.", "Bananas are yellow."]
+    assert service.score("capital of France?", docs) == tiny_vllm_reranker.score("capital of France?", docs)
+
+
+def test_remote_backend_down_fails_with_the_url():
+    url = f"http://127.0.0.1:{closed_port()}"
+    service = RerankService(load_settings(rerank_backend="remote", rerank_url=url, rerank_model="m"))
+    started = time.monotonic()
+    with pytest.raises(RerankerUnavailable, match=f"reranker server at {url} is not reachable"):
+        service.score("q", ["d"])
+    assert time.monotonic() - started < 5
+    assert service.state == "failed" and service.device == f"remote server {url}"
