@@ -1,0 +1,25 @@
+"""The Streamlit entry point (`kb serve`): page config, navigation over pages/, the shared sidebar."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# `streamlit run app/main.py` puts app/ on sys.path, not the project root that holds the packages.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app.errors import KBError  # noqa: E402
+from app.ui import nav, resources, sidebar  # noqa: E402
+
+st.set_page_config(page_title="Knowledge-base search", page_icon="🔎", layout="wide")
+navigation = st.navigation(nav.pages())
+try:
+    sidebar.render_sidebar(resources.runtime())
+except KBError as exc:  # a bad KB_* setting: say which and how to fix it, instead of a traceback
+    st.error(str(exc))
+    st.stop()
+navigation.run()

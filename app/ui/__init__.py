@@ -1,0 +1,1 @@
+"""Helpers the Streamlit pages call: cached resources, the sidebar, result cards, highlighting."""

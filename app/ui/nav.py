@@ -1,0 +1,28 @@
+"""The app's pages, in menu order; pages link to each other through `page(name)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGE_DIR = Path(__file__).resolve().parents[2] / "pages"
+_PAGES = (
+    ("search", "Search", "🔎"),
+    ("upload", "Upload", "📤"),
+    ("library", "Library", "📚"),
+    ("knowledge_bases", "Knowledge bases", "🗂️"),
+    ("status", "Status", "🩺"),
+)
+
+
+def page(name: str) -> st.Page:
+    """The page `pages/<name>.py` (the first one is the default page)."""
+    for index, (file, title, icon) in enumerate(_PAGES):
+        if file == name:
+            return st.Page(PAGE_DIR / f"{file}.py", title=title, icon=icon, default=index == 0)
+    raise KeyError(name)
+
+
+def pages() -> list[st.Page]:
+    return [page(name) for name, _, _ in _PAGES]

@@ -1,0 +1,62 @@
+"""The app's one module of `st.cache_resource` getters: everything heavy, built once per process.
+
+Every session shares these objects, so they are used read-only; the objects guard themselves (the
+embedder and reranker take a lock, the catalog opens a connection per call). The embedding model and
+the reranker engine are cached on their own settings rather than the whole configuration: a process
+normally has one of each, and tests that open several data dirs in one process still load each model
+once. Per-user state (chosen knowledge base, instruction, results) lives in `st.session_state`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+
+import streamlit as st
+
+from app.config import Settings, load_settings
+from app.runtime import Runtime
+
+
+@st.cache_resource(show_spinner=False)
+def _embedder(model: str):
+    from app.embed import Embedder
+
+    return Embedder(model)
+
+
+@st.cache_resource(show_spinner=False)
+def _rerank_service(rerank_settings: Settings):
+    from app.rerank.service import RerankService
+
+    return RerankService(rerank_settings)
+
+
+@st.cache_resource(show_spinner=False)
+def _runtime(settings: Settings) -> Runtime:
+    return _AppRuntime(settings)
+
+
+class _AppRuntime(Runtime):
+    """A Runtime whose models come from the process-wide caches above (still built on first use)."""
+
+    @cached_property
+    def embedder(self):
+        return _embedder(self.settings.embed_model)
+
+    @cached_property
+    def reranker(self):
+        # Only the reranker's own settings pick the engine: the data dir does not change it.
+        return _rerank_service(dataclasses.replace(self.settings, data_dir=Settings.data_dir))
+
+
+def runtime() -> Runtime:
+    """The process's Runtime for the configuration in the environment (KB_* variables)."""
+    return _runtime(load_settings())
+
+
+def warm_reranker(rt: Runtime) -> None:
+    """Start loading the reranker in a background thread if nobody has yet; returns at once."""
+    service = rt.reranker
+    if service.state == "not loaded":
+        service.start_loading()

@@ -1,0 +1,54 @@
+"""Facts for the Status page: models, devices, engine state and store counts (no Streamlit here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.runtime import Runtime
+from app.selftest import PAIRS as SELFTEST_PAIRS
+from app.selftest import Verdict, run_selftest
+
+__all__ = ["SELFTEST_PAIRS", "embedding_facts", "reranker_facts", "selftest", "store_facts"]
+
+
+@dataclass(frozen=True)
+class RerankerFacts:
+    backend: str
+    model: str
+    device: str
+    state: str  # off | not loaded | loading | ready | failed
+    error: str
+    load_seconds: float | None
+
+
+@dataclass(frozen=True)
+class StoreFacts:
+    location: str
+    kbs: int
+    documents: int
+    chunks: int
+
+
+def reranker_facts(rt: Runtime) -> RerankerFacts:
+    service = rt.reranker
+    if service.state == "off":
+        return RerankerFacts(service.backend, "-", "-", "off", "", None)
+    model = service.model or "(default: 4B with a CUDA GPU, 0.6B without; chosen when it loads)"
+    device = service.device or "(known once loaded)"
+    return RerankerFacts(service.backend, model, device, service.state, service.error, service.load_seconds)
+
+
+def store_facts(rt: Runtime) -> StoreFacts:
+    kbs = rt.catalog.list_kbs()
+    docs = [d for kb in kbs for d in rt.catalog.documents(kb)]
+    return StoreFacts(rt.store.location, len(kbs), len(docs), sum(d.chunks for d in docs))
+
+
+def embedding_facts(rt: Runtime) -> tuple[str, int]:
+    """(model, dimension); loads the embedding model if it is not loaded yet."""
+    return rt.settings.embed_model, rt.embedder.dim
+
+
+def selftest(rt: Runtime, instruction: str | None) -> Verdict:
+    """Score the built-in pairs with the app's reranker. Raises RerankerUnavailable if it cannot run."""
+    return run_selftest(rt.reranker.score, instruction)

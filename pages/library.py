@@ -1,0 +1,65 @@
+"""Library: the documents of the chosen knowledge base; preview, download, re-ingest or delete one."""
+
+import streamlit as st
+
+from app.errors import KBError
+from app.ui import library, nav, resources, sidebar, upload
+
+CONFIRM = "confirm_delete_doc"
+
+rt = resources.runtime()
+st.title("Library")
+kb_name = sidebar.selected_kb()
+if kb_name is None:
+    st.info("There is no knowledge base yet.")
+    st.page_link(nav.page("upload"), label="Upload documents", icon="📤")
+    st.stop()
+
+docs = library.documents(rt, kb_name)
+st.caption(f"{len(docs)} documents in **{kb_name}**")
+if not docs:
+    st.page_link(nav.page("upload"), label="Upload documents", icon="📤")
+    st.stop()
+
+st.dataframe(library.document_rows(rt, kb_name), hide_index=True, width="stretch")
+doc = st.selectbox("Document", docs, format_func=lambda d: d.name, key="library_doc")
+
+left, middle, right = st.columns(3)
+path = library.download_path(rt, kb_name, doc.doc_id)
+if path is not None:
+    left.download_button("Download original", data=path.read_bytes, file_name=doc.name, width="stretch")
+if middle.button("Re-ingest", width="stretch", help="Parse, chunk and embed it again from the kept original"):
+    with st.status(f"{doc.name}: re-ingesting", expanded=True) as box:
+        bar = st.progress(0.0)
+
+        def show(stage, n, total):
+            text = upload.progress_text(doc.name, stage, n, total)
+            bar.progress(upload.progress_fraction(stage, n, total), text=text)
+
+        outcome = library.reingest(rt, kb_name, doc, progress=show)
+        box.update(label=upload.outcome_label(outcome), state=upload.outcome_state(outcome), expanded=False)
+if right.button("Delete…", width="stretch"):
+    st.session_state[CONFIRM] = doc.doc_id
+
+if st.session_state.get(CONFIRM) == doc.doc_id:
+    st.warning(f"Delete **{doc.name}** ({doc.chunks} chunks) from {kb_name}? This cannot be undone.")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete it", type="primary"):
+        try:
+            library.delete(rt, kb_name, doc.doc_id)
+        except KBError as exc:
+            st.error(str(exc))
+        st.session_state.pop(CONFIRM)
+        st.rerun()
+    if no.button("Cancel"):
+        st.session_state.pop(CONFIRM)
+        st.rerun()
+
+st.subheader("Chunks")
+chunks = library.document_chunks(rt, kb_name, doc.doc_id)
+st.dataframe(
+    [{"#": c.position, "page": c.page_label, "text": c.text} for c in chunks],
+    hide_index=True,
+    width="stretch",
+    column_config={"text": st.column_config.TextColumn(width="large")},
+)
