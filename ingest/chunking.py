@@ -21,6 +21,7 @@ import re
 import weakref
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import cached_property
 
 from app.models import Chunk, Page
 
@@ -49,9 +50,17 @@ class _PageTokens:
     """Token offsets of one page, for counting the tokens of any span by binary search."""
 
     def __init__(self, encoding) -> None:
+        self._encoding = encoding
         self.starts = [s for s, _ in encoding.offsets]
-        self.ends = [e for _, e in encoding.offsets]
-        self.word_ids = encoding.word_ids
+
+    # Only long sentences need these: not built for every page.
+    @cached_property
+    def ends(self) -> list[int]:
+        return [e for _, e in self._encoding.offsets]
+
+    @cached_property
+    def word_ids(self) -> list[int | None]:
+        return self._encoding.word_ids
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Indexes [first, last) of the tokens that start inside text[start:end]."""

@@ -116,6 +116,8 @@ def _load_pdf(data: bytes) -> LoadedDocument:
     except Exception as exc:  # pypdf raises many types on malformed input, lazily while reading pages too
         raise IngestError(f"not a readable PDF: {_short_reason(exc)}") from exc
 
+    if not texts:
+        raise IngestError(EMPTY)
     pages, skipped = [], []
     for number, raw in enumerate(texts, start=1):
         text = normalize_text(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 import subprocess
 import sys
 
@@ -104,7 +105,12 @@ def test_empty_file(data):
 
 
 def test_empty_pdf_file():
+    from pypdf import PdfWriter
+
+    no_pages = io.BytesIO()
+    PdfWriter().write(no_pages)
     assert load_error("empty.pdf", b"") == "the file is empty"
+    assert load_error("empty.pdf", no_pages.getvalue()) == "the file is empty"
 
 
 def test_unsupported_type_lists_supported_ones():
