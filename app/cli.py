@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app.config import RECALL_MODES, describe_settings, load_settings
 from app.errors import KBError
+from app.evaluate import METHODS
 from app.runtime import Runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +127,26 @@ def cmd_reindex(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_eval(args) -> int:
+    from app.evaluate import evaluate
+
+    rt = _runtime()
+    report = evaluate(rt, Path(args.dir), [args.method], k=args.k, progress=_stderr_progress)[0]
+    if args.json:
+        print(json.dumps(report.as_json()))
+        return 0
+    print(f"{Path(args.dir).name}  method={report.method}  queries={report.queries}")
+    print(f"nDCG@10 {report.ndcg_at_10:.4f}  Recall@100 {report.recall_at_100:.4f}  MRR@10 {report.mrr_at_10:.4f}")
+    timing = f"ingest {report.ingest_seconds:.1f} s, queries {report.seconds:.1f} s"
+    print(f"{report.queries_per_s:.1f} queries/s  ({timing})")
+    return 0
+
+
+def _stderr_progress(stage: str, done: int, total: int) -> None:
+    end = "\n" if done == total else ""
+    print(f"\r{stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
 def cmd_config(args) -> int:
     settings = load_settings()
     for var, default, doc in describe_settings():
@@ -179,6 +200,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reindex", help="re-embed a knowledge base with the configured KB_EMBED_MODEL")
     p.add_argument("--kb", required=True)
     p.set_defaults(run=cmd_reindex)
+
+    p = sub.add_parser("eval", help="measure retrieval on a BEIR-format folder")
+    p.add_argument("dir", help="folder with corpus.jsonl, queries.jsonl and qrels.tsv")
+    p.add_argument("--method", choices=METHODS, default="hybrid")
+    p.add_argument("--k", type=_positive, default=100, help="documents scored per query")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("config", help="show the settings and their environment variables")
     p.set_defaults(run=cmd_config)
