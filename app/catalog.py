@@ -77,11 +77,12 @@ class Catalog:
             db.close()
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
-            db.execute("BEGIN IMMEDIATE")
+            # A writer takes the lock up front (no upgrade deadlocks); readers never wait (WAL).
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield db
             db.execute("COMMIT")
         except BaseException:
@@ -105,7 +106,7 @@ class Catalog:
         return kb
 
     def get_kb(self, name: str) -> KnowledgeBase:
-        with self._connect() as db:
+        with self._connect(write=False) as db:
             row = db.execute("SELECT * FROM kbs WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise KnowledgeBaseNotFound(
@@ -115,7 +116,7 @@ class Catalog:
         return KnowledgeBase(**dict(row))
 
     def list_kbs(self) -> list[KnowledgeBase]:
-        with self._connect() as db:
+        with self._connect(write=False) as db:
             rows = db.execute("SELECT * FROM kbs ORDER BY name").fetchall()
         return [KnowledgeBase(**dict(r)) for r in rows]
 
@@ -186,12 +187,12 @@ class Catalog:
         if status is not None:
             query += " AND status = ?"
             args += (status,)
-        with self._connect() as db:
+        with self._connect(write=False) as db:
             rows = db.execute(query + " ORDER BY name, added_at", args).fetchall()
         return [_document(kb, r) for r in rows]
 
     def get_document(self, kb: KnowledgeBase, doc_id: str) -> Document | None:
-        with self._connect() as db:
+        with self._connect(write=False) as db:
             row = db.execute(
                 "SELECT * FROM documents WHERE kb_key = ? AND doc_id = ?", (kb.key, doc_id)
             ).fetchone()
@@ -211,7 +212,7 @@ class Catalog:
 
     def hidden_doc_ids(self, kb: KnowledgeBase) -> list[str]:
         """Documents whose chunks must not be seen: being written, replaced or deleted."""
-        with self._connect() as db:
+        with self._connect(write=False) as db:
             rows = db.execute(
                 "SELECT doc_id FROM documents WHERE kb_key = ? AND status != ?", (kb.key, READY)
             ).fetchall()
@@ -229,7 +230,7 @@ class Catalog:
             )
 
     def presets(self, kb: KnowledgeBase) -> dict[str, str]:
-        with self._connect() as db:
+        with self._connect(write=False) as db:
             rows = db.execute(
                 "SELECT name, instruction FROM presets WHERE kb_key = ? ORDER BY name", (kb.key,)
             ).fetchall()
