@@ -1,0 +1,242 @@
+"""Reranker throughput: the official transformers recipe vs the project's vLLM reranker vs the compute floor.
+
+One command runs Q queries x D candidate documents (110-340 words each, default instruction, fixed seed)
+through
+  (a) transformers, the model card's recipe (batch 32, left padding, last-token yes/no softmax),
+  (b) the project's reranker exactly as search() calls it: `VllmReranker.score(query, docs)` per query,
+      sequentially (p50/p95 seconds per query, pairs/s) and from 8 concurrent callers (pairs/s),
+  (c) the compute floor: 2 x non-embedding parameters x prompt tokens / measured matmul rate.
+
+    python scripts/bench_rerank.py --shape tiny --queries 4 --docs 20          # CPU smoke run
+    python scripts/bench_rerank.py --shape 4b --json-out bench.json           # GPU, random 4B weights
+    python scripts/bench_rerank.py --model /models/Qwen3-Reranker-0.6B --fp8
+
+Random-weight models of the released shapes are built on the fly (throughput does not depend on the
+weights). Needs only torch, transformers and vllm (0.24 or 0.32): no streamlit, chromadb or pypdf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
+
+from app.config import DEFAULT_INSTRUCTION  # noqa: E402
+from app.rerank import prompt  # noqa: E402
+from app.rerank.random_model import SHAPES, build_random_reranker  # noqa: E402
+
+CONCURRENT_CALLERS = 8
+HF_BATCH = 32
+_WORDS = (
+    "system data model query search index document page result vector score rank token retrieval "
+    "engine memory cache latency throughput batch server client request answer question passage "
+    "knowledge base chunk embedding reranker relevance instruction format network storage disk "
+    "the a of and to in is for on with as by that this from are be it at or an was which"
+).split()
+
+
+def make_workload(n_queries: int, n_docs: int, seed: int = 0) -> list[tuple[str, list[str]]]:
+    """Q (query, D documents of 110-340 words) pairs, the same for a given seed."""
+    rng = random.Random(seed)
+    words = lambda n: " ".join(rng.choice(_WORDS) for _ in range(n))  # noqa: E731
+    return [
+        (words(rng.randint(5, 12)).capitalize() + "?", [words(rng.randint(110, 340)) + "." for _ in range(n_docs)])
+        for _ in range(n_queries)
+    ]
+
+
+def _timings(per_query: list[float], pairs: int) -> dict:
+    ordered = sorted(per_query)
+    return {
+        "p50_s": statistics.median(ordered),
+        "p95_s": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "pairs_per_s": pairs / sum(per_query),
+    }
+
+
+def bench_transformers(model_dir: str, workload, max_doc_tokens: int, device: str) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to(device).eval()
+    yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+    pad = tokenizer.pad_token_id or 0
+
+    def score(query: str, docs: list[str]) -> list[float]:
+        prompts = prompt.build_prompts(tokenizer, query, docs, max_doc_tokens)
+        out = []
+        for start in range(0, len(prompts), HF_BATCH):
+            batch = prompts[start : start + HF_BATCH]
+            width = max(map(len, batch))
+            ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
+            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
+            with torch.no_grad():
+                logits = model(input_ids=ids, attention_mask=mask).logits[:, -1, :]
+            out += torch.softmax(torch.stack([logits[:, no], logits[:, yes]], 1).float(), 1)[:, 1].tolist()
+        return out
+
+    score(*workload[0])  # warm-up
+    per_query = []
+    for query, docs in workload:
+        _sync(device)
+        t = time.perf_counter()
+        score(query, docs)
+        _sync(device)
+        per_query.append(time.perf_counter() - t)
+    return _timings(per_query, sum(len(d) for _, d in workload))
+
+
+def bench_project(model_dir: str, workload, max_doc_tokens: int, fp8: bool, max_batched_tokens: int) -> dict:
+    from app.rerank.vllm_engine import VllmReranker
+
+    t = time.perf_counter()
+    reranker = VllmReranker(
+        model_dir,
+        max_doc_tokens=max_doc_tokens,
+        quantization="fp8" if fp8 else "none",
+        max_batched_tokens=max_batched_tokens,
+        gpu_memory=0.85,
+    )
+    result = {"engine_start_s": time.perf_counter() - t}
+    reranker.score(*workload[0])  # warm-up
+    per_query = []
+    for query, docs in workload:
+        t = time.perf_counter()
+        reranker.score(query, docs)
+        per_query.append(time.perf_counter() - t)
+    result.update(_timings(per_query, sum(len(d) for _, d in workload)))
+
+    jobs = list(workload)
+    lock = threading.Lock()
+
+    def caller():
+        while True:
+            with lock:
+                if not jobs:
+                    return
+                query, docs = jobs.pop()
+            reranker.score(query, docs)
+
+    threads = [threading.Thread(target=caller) for _ in range(CONCURRENT_CALLERS)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    result["concurrent_pairs_per_s"] = sum(len(d) for _, d in workload) / (time.perf_counter() - t)
+    result["tokens_per_query"] = _mean_tokens(reranker.tokenizer, workload, max_doc_tokens)
+    reranker.close()
+    return result
+
+
+def _mean_tokens(tokenizer, workload, max_doc_tokens: int) -> float:
+    total = sum(sum(map(len, prompt.build_prompts(tokenizer, q, d, max_doc_tokens))) for q, d in workload)
+    return total / len(workload)
+
+
+def matmul_rate(device: str) -> dict:
+    """Measured dense matmul FLOP/s: bf16 (and fp32 on CPU, where bf16 may be emulated)."""
+    import torch
+
+    n = 8192 if device == "cuda" else 1024
+    rates = {}
+    for dtype in (torch.bfloat16,) if device == "cuda" else (torch.float32, torch.bfloat16):
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
+        a @ b
+        _sync(device)
+        reps, t = 20 if device == "cuda" else 5, time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        _sync(device)
+        rates[str(dtype).removeprefix("torch.")] = 2 * n**3 * reps / (time.perf_counter() - t)
+    return rates
+
+
+def non_embedding_params(model_dir: str) -> int:
+    from transformers import AutoConfig
+
+    c = AutoConfig.from_pretrained(model_dir)
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    attn = c.hidden_size * head_dim * (2 * c.num_attention_heads + 2 * c.num_key_value_heads)
+    mlp = 3 * c.hidden_size * c.intermediate_size
+    return c.num_hidden_layers * (attn + mlp)
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", help="local reranker checkpoint")
+    src.add_argument("--shape", choices=sorted(SHAPES), default="tiny", help="random-weight model of this shape")
+    p.add_argument("--queries", type=int, default=16)
+    p.add_argument("--docs", type=int, default=100)
+    p.add_argument("--max-doc-tokens", type=int, default=1024)
+    p.add_argument("--fp8", action="store_true", help="fp8 weights in vLLM")
+    p.add_argument("--max-batched-tokens", type=int, default=0, help="vLLM max_num_batched_tokens (0: default)")
+    p.add_argument("--skip-transformers", action="store_true", help="skip the transformers baseline")
+    p.add_argument("--json-out", type=Path)
+    args = p.parse_args(argv)
+
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    workload = make_workload(args.queries, args.docs)
+    with tempfile.TemporaryDirectory(prefix="bench-rerank-") as tmp:
+        model_dir = args.model or str(build_random_reranker(Path(tmp), shape=args.shape, device=device))
+        report = {
+            "model": args.model or f"random {args.shape}",
+            "device": torch.cuda.get_device_name(0) if device == "cuda" else "CPU",
+            "queries": args.queries,
+            "docs": args.docs,
+            "instruction": DEFAULT_INSTRUCTION,
+            "fp8": args.fp8,
+        }
+        if not args.skip_transformers:
+            report["transformers"] = bench_transformers(model_dir, workload, args.max_doc_tokens, device)
+            _print(report, "transformers")
+        report["vllm"] = bench_project(model_dir, workload, args.max_doc_tokens, args.fp8, args.max_batched_tokens)
+        _print(report, "vllm")
+        rates = matmul_rate(device)
+        flops = 2 * non_embedding_params(model_dir) * report["vllm"]["tokens_per_query"]
+        best = max(rates.values())
+        report["floor"] = {
+            "matmul_flops_per_s": rates,
+            "flops_per_query": flops,
+            "s_per_query": flops / best,
+            "pairs_per_s": args.docs * best / flops,
+        }
+        _print(report, "floor")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _print(report: dict, key: str) -> None:
+    print(
+        f"{key:>13}: "
+        + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in report[key].items()),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
