@@ -11,8 +11,8 @@ Each page is tokenized once (without special tokens) and sentence lengths are re
 offsets. This is exact because the tokenizers we use (BERT WordPiece, BPE) pre-split at whitespace
 and punctuation, which is where sentences end.
 
-A chunk's text is exactly the source: `pages[i].text[char_start:char_end]` when it lies on one page;
-across a page break the pieces of each page are joined with "\\n".
+Chunks never cross a page break, so each result cites exactly one page (a sentence that runs over
+a page break is split there). A chunk's text is exactly `page.text[char_start:char_end]`.
 """
 
 from __future__ import annotations
@@ -106,9 +106,18 @@ def chunk_pages(
         pieces.extend(_page_pieces(index, text, _PageTokens(encoding), chunk_tokens))
 
     chunks: list[Chunk] = []
-    for first, last in _pack(pieces, chunk_tokens, overlap):
-        chunks.append(_make_chunk(pages, pieces[first:last], doc_id, doc_name, len(chunks)))
+    for page_pieces in _by_page(pieces):
+        for first, last in _pack(page_pieces, chunk_tokens, overlap):
+            chunks.append(_make_chunk(pages, page_pieces[first:last], doc_id, doc_name, len(chunks)))
     return chunks
+
+
+def _by_page(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """Pieces grouped by page: a chunk never crosses a page break, so every result cites one page."""
+    groups: dict[int, list[_Piece]] = {}
+    for piece in pieces:
+        groups.setdefault(piece.page, []).append(piece)
+    return list(groups.values())
 
 
 # A private copy per tokenizer: the backend of a HF tokenizer carries truncation/padding state that
@@ -234,23 +243,16 @@ def _pack(pieces: list[_Piece], chunk_tokens: int, overlap: int):
 
 
 def _make_chunk(pages: list[Page], run: list[_Piece], doc_id: str, doc_name: str, position: int) -> Chunk:
-    parts = []
-    i = 0
-    while i < len(run):
-        j = i
-        while j + 1 < len(run) and run[j + 1].page == run[i].page:
-            j += 1
-        parts.append(pages[run[i].page].text[run[i].start : run[j].end])
-        i = j + 1
     first, last = run[0], run[-1]
+    page = pages[first.page]
     return Chunk(
         chunk_id=f"{doc_id}:{position}",
         doc_id=doc_id,
         doc_name=doc_name,
         position=position,
-        text="\n".join(parts),
-        page=pages[first.page].number,
-        page_end=pages[last.page].number,
+        text=page.text[first.start : last.end],
+        page=page.number,
+        page_end=page.number,
         char_start=first.start,
         char_end=last.end,
     )

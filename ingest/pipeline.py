@@ -166,7 +166,7 @@ def _store_batch(
 
     outcomes = {}
     for i, p in batch:
-        pages = len(p.loaded.pages) if p.loaded.paged else None
+        pages = p.loaded.page_count if p.loaded.paged else None
         rt.catalog.commit_document(kb, p.doc_id, pages, len(p.chunks), replaces=p.older)
         for old in p.older:
             _discard(rt, kb, old)

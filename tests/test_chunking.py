@@ -126,23 +126,23 @@ def test_single_word_longer_than_a_chunk_is_cut_at_token_boundaries(minilm_token
     assert "".join(c.text for c in chunks) == blob
 
 
-def test_chunks_cross_page_breaks_with_page_range_and_offsets(minilm_tokenizer):
+def test_chunks_stop_at_page_breaks_so_each_cites_one_page(minilm_tokenizer):
     pages = [
         Page(1, "First page opens. It ends in the middle of a"),
         Page(2, "thought that continues here. Short."),
         Page(3, "Third page."),
     ]
     chunks = chunk(pages, minilm_tokenizer, chunk_tokens=200)
-    assert len(chunks) == 1
-    c = chunks[0]
-    assert (c.page, c.page_end, c.char_start, c.char_end) == (1, 3, 0, len("Third page."))
-    assert c.text == "\n".join(p.text for p in pages)
-    assert c.page_label == "pp. 1-3"
-    small = chunk(pages, minilm_tokenizer, chunk_tokens=12, overlap=4)
-    check_invariants(pages, small, minilm_tokenizer, 12)
-    assert [(c.page, c.page_end, c.text) for c in small] == [
-        (1, 1, "First page opens. It ends in the middle of a"),
-        (2, 3, "thought that continues here. Short.\nThird page."),
+    check_invariants(pages, chunks, minilm_tokenizer, 200)
+    assert [(c.page, c.page_end, c.text) for c in chunks] == [(p.number, p.number, p.text) for p in pages]
+    assert [c.page_label for c in chunks] == ["p. 1", "p. 2", "p. 3"]
+    small = chunk(pages, minilm_tokenizer, chunk_tokens=8, overlap=4)
+    check_invariants(pages, small, minilm_tokenizer, 8)
+    assert [(c.page, c.text) for c in small] == [
+        (1, "First page opens."),
+        (1, "It ends in the middle of a"),
+        (2, "thought that continues here. Short."),
+        (3, "Third page."),
     ]
 
 
