@@ -40,7 +40,7 @@ def reciprocal_rank_fusion(
     if any(w < 0 for w in weights):
         raise ValueError(f"Weights must be non-negative (got {list(weights)}).")
     scores: dict[str, float] = {}  # insertion order = first appearance, used to break ties
-    for ranking, weight in zip(rankings, weights):
+    for ranking, weight in zip(rankings, weights, strict=True):
         seen: set[str] = set()
         for rank, item in enumerate(ranking, start=1):
             if item in seen:

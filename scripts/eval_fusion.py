@@ -92,7 +92,7 @@ def dense_rankings(name: str, ids: list[str], texts: list[str], queries: dict[st
         np.save(q_path, model.encode([queries[q] for q in qids], batch_size=64, normalize_embeddings=True))
     sims = np.load(q_path) @ np.load(docs_path).T
     top = np.argsort(-sims, axis=1, kind="stable")[:, :DEPTH]
-    return {q: [ids[i] for i in row] for q, row in zip(qids, top)}
+    return {q: [ids[i] for i in row] for q, row in zip(qids, top, strict=True)}
 
 
 def to_run(rankings: dict[str, list[str]]) -> Run:
@@ -123,7 +123,8 @@ def compare_tokenizers() -> None:
         t0 = time.perf_counter()
         runs = bm25_rankings(ids, texts, queries, cjk)
         m = score(qrels, runs)
-        print(f"  {cjk:7s} nDCG@10 {m['ndcg@10']:.3f}  Recall@100 {m['recall@100']:.3f}  ({time.perf_counter() - t0:.1f} s)")
+        took = time.perf_counter() - t0
+        print(f"  {cjk:7s} nDCG@10 {m['ndcg@10']:.3f}  Recall@100 {m['recall@100']:.3f}  ({took:.1f} s)")
 
 
 def evaluate_fusion(names: list[str]) -> None:
@@ -138,7 +139,7 @@ def evaluate_fusion(names: list[str]) -> None:
             "rrf": fused(dense, bm25, lambda q: None),
             **{label: fused(dense, bm25, lambda q, w=w: w) for label, w in WEIGHTS.items()},
             "rrf-lang": fused(
-                dense, bm25, lambda q: (CJK_DENSE_WEIGHT, 1.0) if is_cjk(queries[q]) else (1.0, 1.0)
+                dense, bm25, lambda q, qs=queries: (CJK_DENSE_WEIGHT, 1.0) if is_cjk(qs[q]) else (1.0, 1.0)
             ),
         }
         for label, runs in methods.items():

@@ -31,7 +31,7 @@ import shutil
 import sys
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +144,7 @@ class _Delta:
 
     def add(self, doc_id: str, chunk_id: str, tokens: list[str]) -> None:
         seq, self.next_seq = self.next_seq, self.next_seq + 1
-        tf = Counter(tokens)
+        tf = Counter(map(sys.intern, tokens))  # one string object per distinct token across the delta
         self.chunks[seq] = (chunk_id, doc_id, len(tokens))
         self.tfs[seq] = tf
         self.docs.setdefault(doc_id, []).append(seq)
@@ -160,6 +160,34 @@ class _Delta:
                 del plist[seq]
                 if not plist:
                     del self.postings[tok]
+
+
+def _live_corpus(base: _Base | None, dead: np.ndarray, delta_items: list[tuple[str, str, Counter]]):
+    """Token-id lists (bags of words: order is irrelevant to BM25), vocabulary, chunk ids and doc ids of the
+    live chunks, ready for bm25s; base rows are decoded from the stored scores, not re-tokenized."""
+    vocab = dict(base.model.vocab_dict) if base else {}
+    bags: list[np.ndarray] = []
+    chunk_ids: list[str] = []
+    doc_ids: list[str] = []
+    if base:
+        for row, tids, tfs in base.rows_as_token_ids():
+            if not dead[row]:
+                bags.append(np.repeat(tids, tfs.astype(np.int64)))
+                chunk_ids.append(base.chunk_ids[row])
+                doc_ids.append(base.doc_ids[row])
+    for chunk_id, doc_id, tf in delta_items:
+        tids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tf), dtype=np.int64, count=len(tf))
+        bags.append(np.repeat(tids, np.fromiter(tf.values(), dtype=np.int64, count=len(tf))))
+        chunk_ids.append(chunk_id)
+        doc_ids.append(doc_id)
+    # Drop tokens that only deleted chunks had, so the vocabulary does not grow with every replace.
+    used = np.zeros(len(vocab), dtype=bool)
+    for bag in bags:
+        used[bag] = True
+    remap = np.cumsum(used) - 1
+    vocab = {t: int(remap[i]) for t, i in vocab.items() if used[i]}
+    # Python ints: bm25s hashes tokens chunk by chunk, several times faster than with numpy scalars.
+    return [remap[bag].tolist() for bag in bags], vocab, chunk_ids, doc_ids
 
 
 class LexicalIndex:
@@ -295,21 +323,32 @@ class LexicalIndex:
     def add(self, doc_id: str, chunk_ids: list[str], texts: list[str]) -> None:
         """Index one document's chunks, replacing any chunks already indexed under `doc_id`.
 
-        Durable when it returns (the log line is fsynced). May merge the delta into a new base first
+        Durable when it returns (the log line is fsynced). May then merge the delta into a new base
         (seconds for a large index; see the class arguments).
         """
-        if len(chunk_ids) != len(texts):
-            raise ValueError(f"add({doc_id!r}): {len(chunk_ids)} chunk ids but {len(texts)} texts; pass one per chunk.")
-        record = {"add": doc_id, "chunks": [[c, tokenize(t, self.cjk)] for c, t in zip(chunk_ids, texts)]}
+        self.add_many([(doc_id, chunk_ids, texts)])
+
+    def add_many(self, docs: Iterable[tuple[str, list[str], list[str]]]) -> None:
+        """`add()` for several documents (doc_id, chunk_ids, texts) with one fsync and at most one merge."""
+        records = []
+        for doc_id, chunk_ids, texts in docs:
+            if len(chunk_ids) != len(texts):
+                raise ValueError(
+                    f"add({doc_id!r}): {len(chunk_ids)} chunk ids but {len(texts)} texts; pass one per chunk."
+                )
+            chunks = [[c, tokenize(t, self.cjk)] for c, t in zip(chunk_ids, texts, strict=True)]
+            records.append({"add": doc_id, "chunks": chunks})
+        if not records:
+            return
         with self._writing():
-            self._append(record)
+            self._append(records)
             if self._delta_too_big():
                 self._merge_locked()
 
     def remove(self, doc_id: str) -> None:
         """Remove every chunk of `doc_id` (a no-op if it has none). Durable when it returns."""
         with self._writing():
-            self._append({"remove": doc_id})
+            self._append([{"remove": doc_id}])
 
     def merge(self) -> None:
         """Fold the delta and the tombstones into a new base segment (also done automatically by add())."""
@@ -328,15 +367,16 @@ class LexicalIndex:
                     self._refresh(writer=True)
             yield
 
-    def _append(self, record: dict) -> None:
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    def _append(self, records: list[dict]) -> None:
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
         with self._lock:
             with open(self._log_path(self._generation), "ab") as f:
-                f.write(line)
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            self._apply(record)
-            self._log_offset += len(line)
+            for record in records:
+                self._apply(record)
+            self._log_offset += len(data)
 
     def _delta_too_big(self) -> bool:
         n_base = len(self._base) if self._base else 0
@@ -347,26 +387,8 @@ class LexicalIndex:
         with self._lock:  # snapshot; this thread is the only writer (flock held), so the state cannot change
             base, dead, delta, gen = self._base, self._dead.copy(), self._delta, self._generation
             delta_items = [(c, d, delta.tfs[s]) for s, (c, d, _) in delta.chunks.items()]
-        vocab: dict[str, int] = {}
-        corpus: list[np.ndarray] = []
-        chunk_ids: list[str] = []
-        doc_ids: list[str] = []
-        lens: list[int] = []
-
-        def collect(chunk_id: str, doc_id: str, tokens: list[str], tfs) -> None:
-            ids = np.array([vocab.setdefault(t, len(vocab)) for t in tokens], dtype=np.int32)
-            corpus.append(np.repeat(ids, np.asarray(tfs, dtype=np.int64)))
-            chunk_ids.append(chunk_id)
-            doc_ids.append(doc_id)
-            lens.append(len(corpus[-1]))
-
-        if base:
-            names = {i: t for t, i in base.model.vocab_dict.items()}
-            for row, tids, tfs in base.rows_as_token_ids():
-                if not dead[row]:
-                    collect(base.chunk_ids[row], base.doc_ids[row], [names[int(t)] for t in tids], tfs)
-        for chunk_id, doc_id, tf in delta_items:
-            collect(chunk_id, doc_id, list(tf), list(tf.values()))
+        corpus, vocab, chunk_ids, doc_ids = _live_corpus(base, dead, delta_items)
+        lens = [len(c) for c in corpus]
 
         new_base = None
         if corpus:
