@@ -206,3 +206,18 @@ def test_concurrent_searches_during_writes_see_consistent_snapshots(tmp_path):
 def test_add_rejects_mismatched_lengths(tmp_path):
     with pytest.raises(ValueError, match="one per chunk"):
         LexicalIndex(tmp_path / "bm25").add("a", ["a:0", "a:1"], ["only one"])
+
+
+def test_an_existing_index_keeps_its_cjk_tokenizer(tmp_path):
+    LexicalIndex(tmp_path / "bm25", cjk="jieba").add("a", ["a:0"], ["我在北京大学读书"])
+    reopened = LexicalIndex(tmp_path / "bm25", cjk="bigram")
+    assert reopened.cjk == "jieba"
+    assert [c for c, _ in reopened.search("北京", k=3)] == ["a:0"]
+    assert reopened.search("京大", k=3) == []  # a bigram that jieba never produces
+
+
+def test_ties_are_broken_by_chunk_id(tmp_path):
+    ix = LexicalIndex(tmp_path / "bm25", merge_min=1)
+    ix.add_many([(d, [f"{d}:0"], ["same words here"]) for d in ("c", "a", "d", "b")])
+    assert ix._base is not None
+    assert [c for c, _ in ix.search("words", k=2)] == ["a:0", "b:0"]

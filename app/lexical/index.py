@@ -204,7 +204,7 @@ class LexicalIndex:
         >>> ix = LexicalIndex(tmp_path / "bm25")
         >>> ix.add("doc1", ["doc1:0", "doc1:1"], ["Cats purr.", "Dogs bark loudly."])
         >>> ix.search("barking dog", k=5)
-        [('doc1:1', 0.98...)]
+        [('doc1:1', 0.5087...)]
     """
 
     def __init__(
@@ -217,7 +217,10 @@ class LexicalIndex:
         merge_min: int = 1_000,
     ) -> None:
         self.dir = Path(dir)
-        self.cjk = cjk
+        try:  # an existing index keeps its tokenizer: queries must be tokenized like the chunks were
+            self.cjk = json.loads((self.dir / _MANIFEST).read_text())["cjk"]
+        except FileNotFoundError:
+            self.cjk = cjk
         self.merge_at, self.merge_ratio, self.merge_min = merge_at, merge_ratio, merge_min
         self._lock = threading.RLock()
         self._generation = -1
@@ -272,8 +275,9 @@ class LexicalIndex:
         hits = []
         if base:
             top = np.flatnonzero(base_scores > 0)
-            if len(top) > k:
-                top = top[np.argpartition(-base_scores[top], k - 1)[:k]]
+            if len(top) > k:  # keep everything tied with the k-th score, so the id tie-break below is exact
+                kth = np.partition(base_scores[top], len(top) - k)[len(top) - k]
+                top = top[base_scores[top] >= kth]
             hits = [(base.chunk_ids[r], float(base_scores[r])) for r in top]
         exclude = set(exclude)
         hits += [
