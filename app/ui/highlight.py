@@ -4,7 +4,7 @@ Document text is never trusted as HTML. Matches are found on the raw text, then 
 through `html.escape` and the matched pieces are wrapped in `<mark>`, so `<script>` in a document comes
 out as the text "<script>".
 
-Terms: Latin words of two or more letters (minus a few stop words), matched case-insensitively at
+Terms: Latin words of two or more letters and numbers (minus a few stop words), matched case-insensitively at
 the start of a word, with a plural "s" dropped so that "pumps" matches "pump"; Chinese, Japanese
 and Korean runs are cut into overlapping character pairs (no spaces between words to split on),
 so "召回候选" marks "召回" in "系统先召回".
@@ -36,7 +36,7 @@ def query_terms(query: str) -> list[str]:
             terms.update([token] if len(token) == 1 else (token[i : i + 2] for i in range(len(token) - 1)))
             continue
         word = token.lower()
-        if len(word) < 2 or word in _STOP_WORDS:
+        if (len(word) < 2 and not word.isdigit()) or word in _STOP_WORDS:
             continue
         if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]
