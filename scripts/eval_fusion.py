@@ -33,10 +33,10 @@ COLLECTIONS = ("nfcorpus", "cranfield", "cisi", "xquadr-en", "xquadr-zh-dev")
 CACHE = Path("/tmp/kb-eval-cache")
 DEPTH = 100
 METRICS = ["ndcg@10", "recall@100"]
-# Weighted variants: (dense weight, bm25 weight). "lang" lowers dense for queries that are mostly CJK,
-# where the English-only MiniLM is weak.
+# Weighted variants: (dense weight, bm25 weight). "lang" variants lower the dense weight for queries that are
+# mostly CJK, where the English-only MiniLM is weak; other queries keep plain RRF.
 WEIGHTS = {"w(d1,b0.5)": (1.0, 0.5), "w(d1,b1.5)": (1.0, 1.5), "w(d1,b2)": (1.0, 2.0), "w(d1,b3)": (1.0, 3.0)}
-CJK_DENSE_WEIGHT = 0.3
+CJK_DENSE_WEIGHTS = (0.3, 0.1, 0.0)
 
 
 def load_beir(name: str) -> tuple[list[str], list[str], dict[str, str], dict[str, dict[str, int]]]:
@@ -138,9 +138,10 @@ def evaluate_fusion(names: list[str]) -> None:
             "dense": dense,
             "rrf": fused(dense, bm25, lambda q: None),
             **{label: fused(dense, bm25, lambda q, w=w: w) for label, w in WEIGHTS.items()},
-            "rrf-lang": fused(
-                dense, bm25, lambda q, qs=queries: (CJK_DENSE_WEIGHT, 1.0) if is_cjk(qs[q]) else (1.0, 1.0)
-            ),
+            **{
+                f"lang(d{w})": fused(dense, bm25, lambda q, w=w, qs=queries: (w, 1.0) if is_cjk(qs[q]) else (1.0, 1.0))
+                for w in CJK_DENSE_WEIGHTS
+            },
         }
         for label, runs in methods.items():
             m = score(qrels, runs)
