@@ -15,7 +15,7 @@ import streamlit as st  # noqa: E402
 from app.errors import KBError  # noqa: E402
 from app.ui import nav, resources, sidebar  # noqa: E402
 
-st.set_page_config(page_title="Knowledge-base search", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="Knowledge-base search", page_icon=":material/search:", layout="wide")
 navigation = st.navigation(nav.pages())
 try:
     sidebar.render_sidebar(resources.runtime())

@@ -12,13 +12,13 @@ st.title("Library")
 kb_name = sidebar.selected_kb()
 if kb_name is None:
     st.info("There is no knowledge base yet.")
-    st.page_link(nav.page("upload"), label="Upload documents", icon="📤")
+    st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
     st.stop()
 
 docs = library.documents(rt, kb_name)
-st.caption(f"{len(docs)} documents in **{kb_name}**")
+st.caption(f"{len(docs)} document{'' if len(docs) == 1 else 's'} in **{kb_name}**")
 if not docs:
-    st.page_link(nav.page("upload"), label="Upload documents", icon="📤")
+    st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
     st.stop()
 
 st.dataframe(library.document_rows(rt, kb_name), hide_index=True, width="stretch")
@@ -58,7 +58,7 @@ if st.session_state.get(CONFIRM) == doc.doc_id:
 st.subheader("Chunks")
 chunks = library.document_chunks(rt, kb_name, doc.doc_id)
 st.dataframe(
-    [{"#": c.position, "page": c.page_label, "text": c.text} for c in chunks],
+    [{"#": c.position, "page": c.page_label or "-", "text": c.text} for c in chunks],
     hide_index=True,
     width="stretch",
     column_config={"text": st.column_config.TextColumn(width="large")},

@@ -12,7 +12,7 @@ options = sidebar.search_options()
 st.title("Search")
 if options.kb is None:
     st.info("There is no knowledge base yet. Upload documents first.")
-    st.page_link(nav.page("upload"), label="Upload documents", icon="📤")
+    st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
     st.stop()
 
 resources.warm_reranker(rt)  # first visit starts the engine in the background

@@ -36,7 +36,7 @@ reranker_section()
 
 st.subheader("Vector store")
 store = status.store_facts(rt)
-st.markdown(f"ChromaDB {store.location}")
+st.markdown(f"ChromaDB `{store.location}`")
 kbs, docs, chunks = st.columns(3)
 kbs.metric("Knowledge bases", store.kbs)
 docs.metric("Documents", store.documents)

@@ -26,9 +26,9 @@ files = st.file_uploader(
     key="uploads",
     help=f"PDF, TXT, Markdown, HTML, DOCX; up to {limit_mb} MB each.",
 )
-st.caption(f"Files over {limit_mb} MB are refused by the uploader before they are sent "
-           f"(\"File must be {limit_mb:.1f}MB or smaller\"); split them or raise server.maxUploadSize "
-           "in .streamlit/config.toml.")
+st.caption(f"A file marked red in the box was not uploaded: files over {limit_mb} MB are refused by the "
+           f"browser (hover it: \"File must be {limit_mb:.1f}MB or smaller.\"). Split it, or raise "
+           "server.maxUploadSize in .streamlit/config.toml.")
 
 done = st.session_state.setdefault(OUTCOMES, {})
 new = [f for f in files or [] if f.file_id not in done]

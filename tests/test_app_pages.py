@@ -296,7 +296,7 @@ def test_status_page_reports_models_store_and_an_off_reranker(app):
     text = "\n".join(m.value for m in at.markdown)
     assert "all-MiniLM-L6-v2" in text and "**384** dimensions" in text
     assert "Backend `off`" in text and "Engine: **off**" in text
-    assert "ChromaDB embedded at" in text
+    assert "ChromaDB `embedded at" in text
     docs = catalog().documents(catalog().get_kb("manuals"))
     assert [m.value for m in at.metric] == ["1", "1", str(docs[0].chunks)]
     click(at, "Run self-test")

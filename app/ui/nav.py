@@ -8,11 +8,12 @@ import streamlit as st
 
 PAGE_DIR = Path(__file__).resolve().parents[2] / "pages"
 _PAGES = (
-    ("search", "Search", "🔎"),
-    ("upload", "Upload", "📤"),
-    ("library", "Library", "📚"),
-    ("knowledge_bases", "Knowledge bases", "🗂️"),
-    ("status", "Status", "🩺"),
+    # Material icons ship with Streamlit's frontend; emoji need a system emoji font.
+    ("search", "Search", ":material/search:"),
+    ("upload", "Upload", ":material/upload_file:"),
+    ("library", "Library", ":material/library_books:"),
+    ("knowledge_bases", "Knowledge bases", ":material/folder_open:"),
+    ("status", "Status", ":material/monitor_heart:"),
 )
 
 

@@ -136,8 +136,11 @@ def _numbers(rt: Runtime) -> None:
 
 def _reranker_line(rt: Runtime) -> None:
     service = rt.reranker
-    state = service.state if service.state != "failed" else "failed (see Status)"
-    st.caption(f"Reranker: {rt.settings.rerank_backend}, {state}")
+    if service.state == "off":
+        st.caption("Reranker off (KB_RERANK_BACKEND=off)")
+        return
+    state = "failed (see Status)" if service.state == "failed" else service.state
+    st.caption(f"Reranker ({rt.settings.rerank_backend}): {state}")
 
 
 __all__ = ["SearchOptions", "render_sidebar", "search_options", "select_kb", "selected_kb"]
