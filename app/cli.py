@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -171,7 +170,9 @@ def cmd_serve(args) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app" / "main.py")]
     command += ["--server.port", str(args.port), "--server.address", args.address]
     # Streamlit reads .streamlit/config.toml from the working directory: run it from the project root.
-    return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
+    # exec, not a child process: signals sent to `kb serve` (Ctrl-C, SIGTERM) reach Streamlit itself.
+    os.chdir(PROJECT_ROOT)
+    os.execve(sys.executable, command, env)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -29,12 +29,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
 
 from app.config import DEFAULT_INSTRUCTION  # noqa: E402
 from app.rerank import prompt  # noqa: E402
-from app.rerank.random_model import SHAPES, build_random_reranker  # noqa: E402
+from app.rerank.random_model import build_random_reranker  # noqa: E402
 
 CONCURRENT_CALLERS = 8
 HF_BATCH = 32
@@ -98,25 +97,33 @@ def bench_transformers(model_dir: str, workload, max_doc_tokens: int, device: st
     return _timings(per_query, sum(len(d) for _, d in workload))
 
 
-def bench_project(model_dir: str, workload, max_doc_tokens: int, fp8: bool, max_batched_tokens: int) -> dict:
-    from app.rerank.vllm_engine import VllmReranker
+def bench_project(
+    model_dir: str, workload, max_doc_tokens: int, fp8: bool, max_batched_tokens: int | None
+) -> dict:
+    """The reranker as search() calls it: `Runtime.reranker`, a RerankService built from settings."""
+    from app.config import load_settings
+    from app.rerank.service import RerankService
 
-    t = time.perf_counter()
-    reranker = VllmReranker(
-        model_dir,
+    settings = load_settings(
+        rerank_backend="vllm",
+        rerank_model=model_dir,
         max_doc_tokens=max_doc_tokens,
-        quantization="fp8" if fp8 else "none",
-        max_batched_tokens=max_batched_tokens,
-        gpu_memory=0.85,
+        rerank_quantization="fp8" if fp8 else "none",
+        rerank_max_batched_tokens=max_batched_tokens,  # None keeps the KB_ setting
+        rerank_gpu_memory=0.85,
     )
+    service = RerankService(settings)
+    t = time.perf_counter()
+    service.ensure_loaded()
     result = {"engine_start_s": time.perf_counter() - t}
-    reranker.score(*workload[0])  # warm-up
-    per_query = []
+    service.score(*workload[0], None)  # warm-up
+    per_query, scores = [], []
     for query, docs in workload:
         t = time.perf_counter()
-        reranker.score(query, docs)
+        scores.append(service.score(query, docs, None))
         per_query.append(time.perf_counter() - t)
     result.update(_timings(per_query, sum(len(d) for _, d in workload)))
+    result["scores"] = scores
 
     jobs = list(workload)
     lock = threading.Lock()
@@ -127,7 +134,7 @@ def bench_project(model_dir: str, workload, max_doc_tokens: int, fp8: bool, max_
                 if not jobs:
                     return
                 query, docs = jobs.pop()
-            reranker.score(query, docs)
+            service.score(query, docs, None)
 
     threads = [threading.Thread(target=caller) for _ in range(CONCURRENT_CALLERS)]
     t = time.perf_counter()
@@ -136,8 +143,8 @@ def bench_project(model_dir: str, workload, max_doc_tokens: int, fp8: bool, max_
     for th in threads:
         th.join()
     result["concurrent_pairs_per_s"] = sum(len(d) for _, d in workload) / (time.perf_counter() - t)
-    result["tokens_per_query"] = _mean_tokens(reranker.tokenizer, workload, max_doc_tokens)
-    reranker.close()
+    result["tokens_per_query"] = _mean_tokens(service.ensure_loaded().tokenizer, workload, max_doc_tokens)
+    service.close()
     return result
 
 
@@ -185,55 +192,142 @@ def _sync(device: str) -> None:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--model", help="local reranker checkpoint")
-    src.add_argument("--shape", choices=sorted(SHAPES), default="tiny", help="random-weight model of this shape")
+    src.add_argument("--model", help="a local reranker checkpoint instead of random shapes")
+    src.add_argument("--shapes", default="tiny", help="comma-separated random-weight shapes: tiny, 0.6b, 4b")
     p.add_argument("--queries", type=int, default=16)
     p.add_argument("--docs", type=int, default=100)
     p.add_argument("--max-doc-tokens", type=int, default=1024)
-    p.add_argument("--fp8", action="store_true", help="fp8 weights in vLLM")
-    p.add_argument("--max-batched-tokens", type=int, default=0, help="vLLM max_num_batched_tokens (0: default)")
+    p.add_argument("--fp8", action="store_true", help="also measure fp8 weights (Spearman against bf16)")
+    p.add_argument("--max-batched-tokens", type=int, help="vLLM max_num_batched_tokens (default: KB_ setting)")
     p.add_argument("--skip-transformers", action="store_true", help="skip the transformers baseline")
     p.add_argument("--json-out", type=Path)
+    p.add_argument("--md-out", type=Path, help="write the table as Markdown here")
+    p.add_argument("--one", help=argparse.SUPPRESS)  # internal: one measurement in this process
     args = p.parse_args(argv)
+    if args.one:
+        return _measure_one(json.loads(args.one))
 
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    workload = make_workload(args.queries, args.docs)
+    summary = {
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "CPU",
+        "workload": {"queries": args.queries, "docs": args.docs, "instruction": DEFAULT_INSTRUCTION, "seed": 0},
+        "command": "python scripts/bench_rerank.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    shapes = [args.model] if args.model else args.shapes.split(",")
     with tempfile.TemporaryDirectory(prefix="bench-rerank-") as tmp:
-        model_dir = args.model or str(build_random_reranker(Path(tmp), shape=args.shape, device=device))
-        report = {
-            "model": args.model or f"random {args.shape}",
-            "device": torch.cuda.get_device_name(0) if device == "cuda" else "CPU",
-            "queries": args.queries,
-            "docs": args.docs,
-            "instruction": DEFAULT_INSTRUCTION,
-            "fp8": args.fp8,
-        }
-        if not args.skip_transformers:
-            report["transformers"] = bench_transformers(model_dir, workload, args.max_doc_tokens, device)
-            _print(report, "transformers")
-        report["vllm"] = bench_project(model_dir, workload, args.max_doc_tokens, args.fp8, args.max_batched_tokens)
-        _print(report, "vllm")
-        rates = matmul_rate(device)
-        flops = 2 * non_embedding_params(model_dir) * report["vllm"]["tokens_per_query"]
-        best = max(rates.values())
-        report["floor"] = {
-            "matmul_flops_per_s": rates,
-            "flops_per_query": flops,
-            "s_per_query": flops / best,
-            "pairs_per_s": args.docs * best / flops,
-        }
-        _print(report, "floor")
+        for shape in shapes:
+            if args.model:
+                model_dir = args.model
+            else:
+                model_dir = str(build_random_reranker(Path(tmp) / shape, shape=shape, device=device))
+            base = dict(model_dir=model_dir, queries=args.queries, docs=args.docs, max_doc_tokens=args.max_doc_tokens)
+            base["max_batched_tokens"] = args.max_batched_tokens
+            row: dict = {"device": summary["device"]}
+            if not args.skip_transformers:
+                row["hf_p50_s"] = _in_subprocess(dict(base, engine="transformers"), tmp)["p50_s"]
+            bf16 = _in_subprocess(dict(base, engine="vllm", fp8=False), tmp)
+            row.update(_row(bf16, model_dir, args.docs))
+            if args.fp8:
+                fp8 = _in_subprocess(dict(base, engine="vllm", fp8=True), tmp)
+                row["fp8"] = _row(fp8, model_dir, args.docs)
+                row["fp8"]["spearman_vs_bf16"] = _spearman(bf16["scores"], fp8["scores"])
+            summary[Path(shape).name] = row
+            print(json.dumps({shape: row}), flush=True)
+    table = _table(summary, shapes)
+    print(table)
     if args.json_out:
-        args.json_out.write_text(json.dumps(report, indent=2))
-    return report
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.md_out:
+        args.md_out.write_text(table + "\n")
+    return summary
+
+
+def _in_subprocess(spec: dict, tmp: str) -> dict:
+    """Each engine in a fresh process: a GPU engine's memory is only reliably freed when its process ends."""
+    import subprocess
+
+    out = Path(tmp) / f"result-{time.monotonic_ns()}.json"
+    spec = dict(spec, out=str(out))
+    subprocess.run([sys.executable, __file__, "--one", json.dumps(spec)], check=True)
+    return json.loads(out.read_text())
+
+
+def _measure_one(spec: dict) -> dict:
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    workload = make_workload(spec["queries"], spec["docs"])
+    if spec["engine"] == "transformers":
+        result = bench_transformers(spec["model_dir"], workload, spec["max_doc_tokens"], device)
+    else:
+        result = bench_project(
+            spec["model_dir"], workload, spec["max_doc_tokens"], spec["fp8"], spec["max_batched_tokens"]
+        )
+        result["matmul_flops_per_s"] = max(matmul_rate(device).values())
+    _print({spec["engine"]: result}, spec["engine"])
+    Path(spec["out"]).write_text(json.dumps(result))
+    return result
+
+
+def _row(measured: dict, model_dir: str, docs: int) -> dict:
+    flops = 2 * non_embedding_params(model_dir) * measured["tokens_per_query"]
+    keys = ("p50_s", "p95_s", "pairs_per_s", "concurrent_pairs_per_s", "engine_start_s", "tokens_per_query")
+    row = {k: measured[k] for k in keys}
+    row["floor_p50_s"] = flops / measured["matmul_flops_per_s"]
+    row["matmul_tflops"] = measured["matmul_flops_per_s"] / 1e12
+    return row
+
+
+def _spearman(a: list[list[float]], b: list[list[float]]) -> float:
+    """Mean over queries of the rank correlation of two engines' scores for the same documents."""
+    from scipy.stats import spearmanr
+
+    return statistics.fmean(float(spearmanr(x, y).statistic) for x, y in zip(a, b, strict=True))
+
+
+def _table(summary: dict, shapes: list[str]) -> str:
+    lines = [
+        f"Device: {summary['device']}. Workload: {summary['workload']['queries']} queries x "
+        f"{summary['workload']['docs']} documents, default instruction, seed 0.",
+        "",
+        "| shape | transformers p50 s | project p50 s | p95 s | pairs/s | 8 callers pairs/s | floor p50 s |"
+        " fp8 p50 s | fp8 Spearman |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for shape in shapes:
+        r = summary[Path(shape).name]
+        fp8 = r.get("fp8", {})
+        cells = [
+            Path(shape).name,
+            _fmt(r.get("hf_p50_s")),
+            _fmt(r["p50_s"]),
+            _fmt(r["p95_s"]),
+            _fmt(r["pairs_per_s"], 0),
+            _fmt(r["concurrent_pairs_per_s"], 0),
+            _fmt(r["floor_p50_s"]),
+            _fmt(fp8.get("p50_s")),
+            _fmt(fp8.get("spearman_vs_bf16"), 4),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Command: `{summary['command']}`"]
+    return "\n".join(lines)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _print(report: dict, key: str) -> None:
     print(
         f"{key:>13}: "
-        + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in report[key].items()),
+        + ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in report[key].items()
+            if not isinstance(v, list)
+        ),
         flush=True,
     )
 

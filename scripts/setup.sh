@@ -34,11 +34,12 @@ fi
 # (torchcodec) on CPU machines, and nothing here needs them.
 $PIP uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 
-if [ "$DEV" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+if [ "$DEV" = 1 ] && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi; }; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -q && apt-get install -y -q chromium
+        # a CJK font so that screenshots of Chinese documents show characters, not boxes
+        apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei
     else
-        echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium" >&2
+        echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium fonts-wqy-microhei" >&2
     fi
 fi
 echo "setup done: activate with 'source $VENV/bin/activate', then run 'kb --help'"

@@ -1,4 +1,4 @@
-"""Smoke test of scripts/bench_rerank.py on the tiny shape (starts its own engine in a subprocess: slow)."""
+"""The GPU benchmark script must keep running on CPU with the tiny shape (no timing claims here)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,14 +21,13 @@ def test_workload_is_fixed_and_in_range():
     assert [len(docs) for _, docs in workload] == [5, 5, 5]
 
 
-@pytest.mark.slow
 def test_bench_runs_on_cpu_with_the_tiny_shape(tmp_path):
     out = tmp_path / "bench.json"
     env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
     cmd = [
         sys.executable,
         str(ROOT / "scripts" / "bench_rerank.py"),
-        "--shape",
+        "--shapes",
         "tiny",
         "--queries",
         "2",
@@ -40,12 +37,14 @@ def test_bench_runs_on_cpu_with_the_tiny_shape(tmp_path):
         "256",
         "--json-out",
         str(out),
+        "--md-out",
+        str(tmp_path / "table.md"),
     ]
     subprocess.run(cmd, check=True, env=env, cwd=tmp_path, timeout=300, capture_output=True)
     report = json.loads(out.read_text())
-    assert report["device"] == "CPU" and report["queries"] == 2 and report["docs"] == 4
-    for engine in ("transformers", "vllm"):
-        assert 0 < report[engine]["p50_s"] <= report[engine]["p95_s"]
-        assert report[engine]["pairs_per_s"] > 0
-    assert report["vllm"]["concurrent_pairs_per_s"] > 0 and report["vllm"]["engine_start_s"] > 0
-    assert report["floor"]["s_per_query"] > 0 and report["floor"]["matmul_flops_per_s"]["float32"] > 1e8
+    assert report["device"] == "CPU" and report["workload"]["queries"] == 2 and report["workload"]["docs"] == 4
+    row = report["tiny"]
+    assert 0 < row["p50_s"] <= row["p95_s"] and 0 < row["hf_p50_s"]
+    assert row["pairs_per_s"] > 0 and row["concurrent_pairs_per_s"] > 0 and row["engine_start_s"] > 0
+    assert row["floor_p50_s"] > 0 and row["tokens_per_query"] > 4 * 100  # four documents of 110+ words
+    assert (tmp_path / "table.md").read_text().count("| tiny |") == 1

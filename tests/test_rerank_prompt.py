@@ -87,3 +87,13 @@ def test_truncation_keeps_budget_and_suffix(tokenizer):
 
 def test_empty_instruction_uses_default(tokenizer):
     assert prompt.query_part("q", "") == prompt.query_part("q", DEFAULT_INSTRUCTION)
+
+
+def test_document_token_cache_matches_prompt_ids_and_evicts_oldest(tokenizer):
+    from app.rerank.token_cache import DocumentTokenCache
+
+    cache = DocumentTokenCache(tokenizer, max_doc_tokens=5, capacity=2)
+    docs = ["长城是中国古代的军事防御工程。", "Short doc", "长城是中国古代的军事防御工程。"]
+    assert cache.ids(docs) == [prompt.document_ids(tokenizer, d, 5) for d in docs]
+    cache.ids(["third"])  # over capacity: the least recently used ("Short doc") goes
+    assert list(cache._ids) == ["长城是中国古代的军事防御工程。", "third"]

@@ -33,7 +33,7 @@ SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 YES_TOKEN = "yes"
 NO_TOKEN = "no"
 # The document part starts with "<Document>: "; the id-level split puts the space on the document side.
-_DOC_TAG = "<Document>:"
+DOC_TAG = "<Document>:"
 
 
 class Tokenizer(Protocol):
@@ -59,7 +59,7 @@ def format_pair(query: str, document: str, instruction: str | None = None) -> st
 
 def query_ids(tokenizer: Tokenizer, query: str, instruction: str | None = None) -> list[int]:
     """Token ids of the prompt up to and including "<Document>:" (shared by all documents of a query)."""
-    return tokenizer.encode(query_part(query, instruction) + _DOC_TAG, add_special_tokens=False)
+    return tokenizer.encode(query_part(query, instruction) + DOC_TAG, add_special_tokens=False)
 
 
 def document_ids(tokenizer: Tokenizer, document: str, max_doc_tokens: int) -> list[int]:

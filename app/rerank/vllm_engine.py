@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from app.errors import InvalidInput, RerankerUnavailable
 from app.rerank import prompt
+from app.rerank.token_cache import DocumentTokenCache
 
 HF_OVERRIDES = {
     "architectures": ["Qwen3ForSequenceClassification"],
@@ -74,13 +75,14 @@ class VllmReranker:
         self.max_model_len = max_doc_tokens + QUERY_BUDGET_TOKENS
         self._engine_kwargs = self._engine_options(quantization, max_batched_tokens, gpu_memory, dtype)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._tokenizer_lock = threading.Lock()  # HF fast tokenizers fail on concurrent use
         self._closed = False
         started: Future = Future()
         # The engine is built inside the worker so that one thread owns it for its whole life.
         self._worker = threading.Thread(target=self._run, args=(started,), name="vllm-reranker", daemon=True)
         self._worker.start()
         self._tokenizer = started.result()
+        self._tokens = DocumentTokenCache(self._tokenizer, max_doc_tokens)
+        self._suffix = prompt.suffix_ids(self._tokenizer)
 
     def _engine_options(self, quantization: str, max_batched_tokens: int, gpu_memory: float, dtype: str) -> dict:
         import torch
@@ -93,6 +95,10 @@ class VllmReranker:
             dtype=dtype,
         )
         if quantization == "fp8":
+            if not torch.cuda.is_available():
+                raise RerankerUnavailable(
+                    "fp8 weights need an NVIDIA GPU (Ada or Hopper); set KB_RERANK_QUANTIZATION=none on CPU"
+                )
             options["quantization"] = "fp8"
         if max_batched_tokens > 0:
             options["max_num_batched_tokens"] = max_batched_tokens
@@ -112,8 +118,8 @@ class VllmReranker:
     def score(self, query: str, documents: list[str], instruction: str | None = None) -> list[float]:
         if not documents:
             return []
-        with self._tokenizer_lock:
-            prompts = prompt.build_prompts(self._tokenizer, query, documents, self.max_doc_tokens, instruction)
+        head = self._tokens.encode(prompt.query_part(query, instruction) + prompt.DOC_TAG)
+        prompts = [head + ids + self._suffix for ids in self._tokens.ids(documents)]
         return self.score_prompts(prompts)
 
     @property
