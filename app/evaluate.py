@@ -12,10 +12,12 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.catalog import KnowledgeBase
 from app.errors import InvalidInput
 from app.recall import recall
 from app.runtime import Runtime
@@ -96,19 +98,43 @@ def evaluate(
     if unknown:
         raise InvalidInput(f"Unknown method {unknown[0]!r}; use one of: {', '.join(METHODS)}.")
     progress = progress or (lambda stage, done, total: None)
+    with ingested(rt, folder, progress, reranker="rerank" in methods) as corpus:
+        return [_score(corpus, method, k, progress) for method in methods]
+
+
+@dataclass(frozen=True)
+class IngestedCollection:
+    """A collection ingested into a scratch knowledge base (see `ingested`)."""
+
+    rt: Runtime  # the scratch runtime: its store and BM25 index hold only this collection
+    kb: KnowledgeBase
+    collection: BeirCollection
+    twins: dict[str, list[str]]  # stored document name -> corpus ids with the same text
+    ingest_seconds: float
+
+
+@contextmanager
+def ingested(
+    rt: Runtime, folder: Path, progress: Callable[[str, int, int], None] | None = None, reranker: bool = False
+) -> Iterator[IngestedCollection]:
+    """Ingest a BEIR folder through the real pipeline into a temporary data dir, removed on exit.
+
+    Args:
+        rt: supplies settings (chunking included) and the loaded embedder; its data dir and store are not used.
+        reranker: share `rt`'s reranker too (building it loads the model).
+    """
+    progress = progress or (lambda stage, done, total: None)
     collection = BeirCollection.load(folder)
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
         settings = dataclasses.replace(rt.settings, data_dir=Path(tmp), chroma_host="")
         scratch = Runtime(settings)
         scratch.__dict__["embedder"] = rt.embedder  # share the loaded models
-        if "rerank" in methods:
+        if reranker:
             scratch.__dict__["reranker"] = rt.reranker
         started = time.perf_counter()
         twins = _ingest_corpus(scratch, collection, progress)
         ingest_s = time.perf_counter() - started
-        return [
-            _score(scratch, collection, twins, method, k, ingest_s, progress) for method in methods
-        ]
+        yield IngestedCollection(scratch, scratch.open_kb("eval"), collection, twins, ingest_s)
 
 
 def _ingest_corpus(rt: Runtime, collection: BeirCollection, progress) -> dict[str, list[str]]:
@@ -124,6 +150,8 @@ def _ingest_corpus(rt: Runtime, collection: BeirCollection, progress) -> dict[st
     first_name: dict[str, str] = {}
     files = []
     for doc_id, text in collection.corpus.items():
+        if not text.strip():  # nothing to index (cranfield has one): no method can find it, it stays in qrels
+            continue
         data = text.encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
         name = first_name.setdefault(digest, f"{doc_id}.txt")
@@ -140,10 +168,10 @@ def _ingest_corpus(rt: Runtime, collection: BeirCollection, progress) -> dict[st
     return twins
 
 
-def _score(rt, collection, twins, method, k, ingest_s, progress) -> EvalReport:
+def _score(corpus: IngestedCollection, method: str, k: int, progress) -> EvalReport:
     from ranx import Qrels, Run, evaluate
 
-    kb = rt.open_kb("eval")
+    rt, kb, collection = corpus.rt, corpus.kb, corpus.collection
     run: dict[str, dict[str, float]] = {}
     started = time.perf_counter()
     for n, (qid, query) in enumerate(collection.queries.items()):
@@ -155,7 +183,7 @@ def _score(rt, collection, twins, method, k, ingest_s, progress) -> EvalReport:
         if method == "rerank":
             scores = rt.reranker.score(query, [c.text for c in chunks], None)
             chunks = [h.chunk for h in rerank_hits(candidates, scores)]
-        run[qid] = _documents_ranked(chunks, twins, k)
+        run[qid] = documents_ranked(chunks, corpus.twins, k)
     seconds = time.perf_counter() - started
     progress(method, len(collection.queries), len(collection.queries))
 
@@ -170,11 +198,11 @@ def _score(rt, collection, twins, method, k, ingest_s, progress) -> EvalReport:
         mrr_at_10=float(scores["mrr@10"]),
         queries=len(run),
         seconds=seconds,
-        ingest_seconds=ingest_s,
+        ingest_seconds=corpus.ingest_seconds,
     )
 
 
-def _documents_ranked(chunks, twins: dict[str, list[str]], k: int) -> dict[str, float]:
+def documents_ranked(chunks, twins: dict[str, list[str]], k: int) -> dict[str, float]:
     """Document ids scored by the rank of their best chunk (higher is better), the top k."""
     ranked: dict[str, float] = {}
     for chunk in chunks:
