@@ -58,11 +58,17 @@ class Settings:
     max_doc_tokens: int = _setting(
         "KB_MAX_DOC_TOKENS", 1024, "Documents longer than this (reranker tokens) are truncated before reranking."
     )
-    chunk_tokens: int = _setting("KB_CHUNK_TOKENS", 200, "Target chunk size in embedding-model tokens.")
+    chunk_tokens: int = _setting("KB_CHUNK_TOKENS", 256, "Target chunk size in embedding-model tokens.")
     chunk_overlap: int = _setting("KB_CHUNK_OVERLAP", 32, "Tokens shared by neighbouring chunks.")
     recall_k: int = _setting("KB_RECALL_K", 50, "Candidates recalled for the reranker.")
     top_n: int = _setting("KB_TOP_N", 5, "Results shown after reranking.")
     recall_mode: str = _setting("KB_RECALL_MODE", "hybrid", "Recall: `dense`, `bm25` or `hybrid`.")
+    cjk_dense_weight: float = _setting(
+        "KB_CJK_DENSE_WEIGHT",
+        0.05,
+        "Hybrid recall: dense weight for mostly-CJK queries, relative to others; the bundled MiniLM is "
+        "English-only, set 1 with a multilingual embedder such as Qwen3-Embedding.",
+    )
     chroma_host: str = _setting(
         "KB_CHROMA_HOST", "", "ChromaDB server host; empty uses an embedded store in the data dir."
     )
@@ -140,6 +146,8 @@ def _validate(s: Settings) -> None:
         )
     if s.max_doc_tokens < 32:
         raise ConfigError("KB_MAX_DOC_TOKENS must be at least 32 so a document keeps some text after truncation.")
+    if s.cjk_dense_weight < 0:
+        raise ConfigError("KB_CJK_DENSE_WEIGHT must be at least 0 (0 ignores the embedder for CJK queries).")
     if not 0 < s.rerank_gpu_memory <= 1:
         raise ConfigError("KB_RERANK_GPU_MEMORY is a fraction: give a value in (0, 1].")
     if s.rerank_backend == "remote" and not s.rerank_url.startswith(("http://", "https://")):

