@@ -137,7 +137,8 @@ def test_library_lists_previews_reingests_and_deletes_with_confirmation(app):
     chunks = at.dataframe[1].value
     assert list(chunks["#"]) == list(range(n_chunks))
     assert chunks["page"][0] == "p. 1" and chunks["page"].iloc[-1] == "p. 3"
-    assert [p for p, t in zip(chunks["page"], chunks["text"], strict=True) if PAGE_3_FACT in t] == ["p. 3"]
+    fact_pages = {p for p, t in zip(chunks["page"], chunks["text"], strict=True) if PAGE_3_FACT in t}
+    assert fact_pages == {"p. 3"}  # in one chunk, or two where chunks overlap
     assert at.download_button[0].label == "Download original"
 
     click(at, "Re-ingest")
