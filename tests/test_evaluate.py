@@ -86,6 +86,5 @@ def test_hybrid_beats_its_parts_on_an_xquadr_en_subset(runtime, tmp_path):
         [r for r in qrels if r[0] in qids],
     )
     dense, bm25, hybrid = evaluate(runtime, tmp_path / "sub", ["dense", "bm25", "hybrid"])
-    print({r.method: (r.ndcg_at_10, r.recall_at_100) for r in (dense, bm25, hybrid)})
     assert hybrid.ndcg_at_10 > max(dense.ndcg_at_10, bm25.ndcg_at_10)
     assert hybrid.recall_at_100 >= max(dense.recall_at_100, bm25.recall_at_100)

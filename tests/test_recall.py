@@ -8,9 +8,9 @@ from app.models import Chunk
 from app.recall import DENSE_WEIGHT, dense_weight, is_cjk_query, recall
 from ingest.pipeline import ingest_bytes
 
-# Two questions, each with one relevant document that only one retriever finds at the top: the dense
-# list knows "automobile" means "car" (no shared word); BM25 knows the part number (an embedder sees
-# sub-word noise in "XJ-4711").
+# One question with two relevant documents, each in the top 3 of only one list: the dense list knows that
+# "automobile ... turn over" is a car that will not start (no shared word); BM25 matches the part number
+# exactly (to the embedder it is sub-word noise in a sentence about shipping).
 DOCS = {
     "engine.txt": "My automobile refuses to turn over on frosty mornings.",
     "code.txt": "Order XJ-4711 ships from the Leipzig warehouse on Tuesdays.",
