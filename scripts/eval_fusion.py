@@ -7,9 +7,13 @@ official numbers come from scripts/eval_table.py, which caches nothing). Every f
 offline on the same lists, the way `kb eval` scores: fuse chunks, keep the top `CHUNKS` chunks, rank
 documents by their best chunk, nDCG@10 and Recall@100 by ranx.
 
+`--tokenizers` instead compares the CJK tokenizers for BM25 on xquadr-zh-dev at document level (each corpus
+entry one document, bm25s built in memory), the measurement quoted in app/lexical/tokenize.py.
+
 Usage:
     .venv/bin/python scripts/eval_fusion.py                              # all collections, chunk size 200
-    .venv/bin/python scripts/eval_fusion.py --chunk-tokens 128 cisi nfcorpus
+    .venv/bin/python scripts/eval_fusion.py --chunk-tokens 256 cisi nfcorpus
+    .venv/bin/python scripts/eval_fusion.py --tokenizers
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ import sys
 import time
 from pathlib import Path
 
+import bm25s
+import numpy as np
 from ranx import Qrels, Run, evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import load_settings  # noqa: E402
-from app.evaluate import CHUNKS_PER_DOC, ingested  # noqa: E402
+from app.evaluate import CHUNKS_PER_DOC, BeirCollection, ingested  # noqa: E402
 from app.fusion import convex_combination, reciprocal_rank_fusion  # noqa: E402
+from app.lexical.tokenize import CJK_METHODS, tokenize  # noqa: E402
 from app.recall import is_cjk_query  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
 
@@ -110,6 +117,25 @@ def variants(cjk_weights: tuple[float, ...]):
     return out
 
 
+def compare_tokenizers() -> None:
+    c = BeirCollection.load(EVAL_DIR / "xquadr-zh-dev")
+    ids = list(c.corpus)
+    print(f"xquadr-zh-dev: {len(ids)} docs, {len(c.queries)} queries; BM25 document level")
+    for cjk in CJK_METHODS:
+        t0 = time.perf_counter()
+        model = bm25s.BM25()
+        model.index([tokenize(c.corpus[d], cjk) for d in ids], show_progress=False)
+        run = {}
+        for qid, query in c.queries.items():
+            tokens = [t for t in tokenize(query, cjk) if t in model.vocab_dict]
+            scores = model.get_scores(tokens) if tokens else np.zeros(len(ids))
+            top = [i for i in np.argsort(-scores, kind="stable")[:K_DOCS] if scores[i] > 0]
+            run[qid] = {ids[i]: float(scores[i]) for i in top} or {"__none__": 0.0}
+        m = evaluate(Qrels(c.qrels), Run(run), METRICS, make_comparable=True)
+        took = time.perf_counter() - t0
+        print(f"  {cjk:7s} nDCG@10 {m['ndcg@10']:.3f}  Recall@100 {m['recall@100']:.3f}  ({took:.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("collections", nargs="*", default=list(COLLECTIONS))
@@ -117,7 +143,11 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="+", default=[100 * CHUNKS_PER_DOC],
                         help="fused chunks mapped to documents (kb eval: k * CHUNKS_PER_DOC)")
     parser.add_argument("--filter", default="", help="only variants whose label contains this")
+    parser.add_argument("--tokenizers", action="store_true", help="compare CJK tokenizers on xquadr-zh-dev")
     args = parser.parse_args()
+    if args.tokenizers:
+        compare_tokenizers()
+        return
     for name in args.collections:
         t0 = time.perf_counter()
         data = capture(name, args.chunk_tokens)
