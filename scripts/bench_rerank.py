@@ -41,7 +41,11 @@ _WORDS = (
     "system data model query search index document page result vector score rank token retrieval "
     "engine memory cache latency throughput batch server client request answer question passage "
     "knowledge base chunk embedding reranker relevance instruction format network storage disk "
-    "the a of and to in is for on with as by that this from are be it at or an was which"
+    "the a of and to in is for on with as by that this from are be it at or an was which "
+    # longer words, so that a pair averages about 360 prompt tokens as in the workload
+    "tokenization quantization parallelism deduplication multilingual orchestration latencies "
+    "benchmarking interoperability configurability observability reproducibility "
+    "microservices idempotency serialization checkpointing"
 ).split()
 
 
