@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,10 @@ def _isolated_env(monkeypatch, tmp_path):
         if key.startswith("KB_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

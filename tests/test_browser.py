@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.fixtures_docs import CHINESE_TEXT
 from tests.test_app_pages import PAGE_3_FACT, manual_pdf
 
@@ -33,16 +33,11 @@ XSS = ('<script>window.pwned = 1</script>Ladder safety: '
        '<img src=x onerror="window.pwned = 2"> check the feet before climbing.')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(tmp_path):
     """`kb serve` on loopback; yields (url, seconds from start to healthy)."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "KB_DATA_DIR": str(tmp_path / "data"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.fixtures_docs import make_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,15 +105,10 @@ def test_an_unloadable_reranker_falls_back_to_recall_order_quickly(docs):
     assert time.monotonic() - started < 60  # model load, embedder and all; a hang would take minutes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
     server = subprocess.Popen(
         [str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
