@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -39,6 +40,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # pypdf logs what it tolerates in a damaged file; the ingest summary line already says what failed.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def _runtime() -> Runtime:

@@ -20,10 +20,11 @@ class TerminalProgress:
 
         def update(stage: str, done: int, total: int) -> None:
             bar = self._bar
-            if bar.total != total:
-                bar.reset(total=total)
             bar.set_description_str(f"{path.name} [{stage}]", refresh=False)
-            bar.n = done
+            if stage == "embed":  # the one long stage: count its chunks; the others just name themselves
+                if bar.total != total:
+                    bar.reset(total=total)
+                bar.n = done
             bar.refresh()
 
         return update
