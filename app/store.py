@@ -23,6 +23,7 @@ class VectorStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        self._collections: dict[str, object] = {}
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_host:
             self._client = chromadb.HttpClient(
@@ -35,11 +36,17 @@ class VectorStore:
             self.location = f"embedded at {settings.chroma_dir.resolve()}"
 
     def _collection(self, kb: KnowledgeBase):
-        return self._client.get_or_create_collection(
-            kb.collection,
-            embedding_function=None,
-            metadata={"hnsw:space": "cosine", "embed_model": kb.embed_model, "embed_dim": kb.embed_dim},
-        )
+        # Looked up once per knowledge base: a lookup is a round trip in server mode. Keys are never
+        # reused (a new or re-indexed KB gets a new one), so a cached handle cannot go stale.
+        collection = self._collections.get(kb.key)
+        if collection is None:
+            collection = self._client.get_or_create_collection(
+                kb.collection,
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine", "embed_model": kb.embed_model, "embed_dim": kb.embed_dim},
+            )
+            self._collections[kb.key] = collection
+        return collection
 
     def add(self, kb: KnowledgeBase, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         collection = self._collection(kb)
@@ -111,6 +118,7 @@ class VectorStore:
         return self._collection(kb).count()
 
     def drop(self, kb: KnowledgeBase) -> None:
+        self._collections.pop(kb.key, None)
         try:
             self._client.delete_collection(kb.collection)
         except Exception as exc:  # chromadb raises different types per version when it is missing
