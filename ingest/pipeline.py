@@ -78,6 +78,7 @@ def ingest_many(
     progress = progress or _no_progress
     outcomes: dict[int, IngestOutcome] = {}
     batch: list[tuple[int, _Prepared]] = []
+    batched_chunks = 0
     with kb_write_lock(rt, kb):
         seen: set[str] = set()
         for i, (name, data) in enumerate(files):
@@ -86,9 +87,10 @@ def ingest_many(
                 outcomes[i] = prepared
                 continue
             batch.append((i, prepared))
-            if sum(len(p.chunks) for _, p in batch) >= batch_chunks:
+            batched_chunks += len(prepared.chunks)
+            if batched_chunks >= batch_chunks:
                 outcomes.update(_store_batch(rt, kb, batch, progress))
-                batch = []
+                batch, batched_chunks = [], 0
         if batch:
             outcomes.update(_store_batch(rt, kb, batch, progress))
     return [outcomes[i] for i in sorted(outcomes)]
@@ -156,9 +158,8 @@ def _store_batch(
 
         progress("store", 0, 1)
         rt.store.add(kb, chunks, np.concatenate(vectors))
-        lexical = rt.lexical(kb)
-        for p in docs:
-            lexical.add(p.doc_id, [c.chunk_id for c in p.chunks], [c.text for c in p.chunks])
+        # one fsync for the whole batch, not one per document
+        rt.lexical(kb).add_many((p.doc_id, [c.chunk_id for c in p.chunks], [c.text for c in p.chunks]) for p in docs)
     except Exception as exc:
         for p in docs:
             _discard(rt, kb, p.doc_id)

@@ -6,7 +6,6 @@ until the swap, which is one catalog transaction.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 from app.runtime import Runtime
@@ -29,6 +28,4 @@ def reindex_kb(rt: Runtime, kb_name: str) -> Iterator[IngestOutcome]:
                 continue
             yield ingest_bytes(rt, new, doc.name, path.read_bytes())
         rt.catalog.replace_kb(old, new)
-        rt.store.drop(old)
-        rt.forget_lexical(old)
-    shutil.rmtree(rt.settings.kb_dir(old.key), ignore_errors=True)
+        remove_kb(rt, old)  # its catalog rows are gone already; vectors, index and files go now

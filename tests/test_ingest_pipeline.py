@@ -98,7 +98,7 @@ def test_a_failure_mid_document_leaves_nothing(runtime, monkeypatch):
     def failing_add(*args, **kwargs):
         raise boom
 
-    monkeypatch.setattr(runtime.lexical(kb), "add", failing_add)  # after Chroma has the chunks
+    monkeypatch.setattr(runtime.lexical(kb), "add_many", failing_add)  # after Chroma has the chunks
     outcome = ingest_bytes(runtime, kb, "x.txt", b"Volcanoes erupt molten rock.")
     assert outcome.status == "failed" and "disk full" in outcome.message
     assert runtime.catalog.get_document(kb, outcome.doc_id) is None
