@@ -45,7 +45,7 @@ _WORDS = (
     # longer words, so that a pair averages about 360 prompt tokens as in the workload
     "tokenization quantization parallelism deduplication multilingual orchestration latencies "
     "benchmarking interoperability configurability observability reproducibility "
-    "microservices idempotency serialization checkpointing"
+    "microservices serialization checkpointing"
 ).split()
 
 
