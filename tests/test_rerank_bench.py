@@ -46,5 +46,6 @@ def test_bench_runs_on_cpu_with_the_tiny_shape(tmp_path):
     row = report["tiny"]
     assert 0 < row["p50_s"] <= row["p95_s"] and 0 < row["hf_p50_s"]
     assert row["pairs_per_s"] > 0 and row["concurrent_pairs_per_s"] > 0 and row["engine_start_s"] > 0
+    assert 0 < row["tokenize_p50_s"] < row["p50_s"] and row["cached_tokens_p50_s"] > 0
     assert row["floor_p50_s"] > 0 and row["tokens_per_query"] > 4 * 100  # four documents of 110+ words
     assert (tmp_path / "table.md").read_text().count("| tiny |") == 1
