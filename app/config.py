@@ -50,7 +50,9 @@ class Settings:
         "KB_RERANK_QUANTIZATION", "none", "`none` or `fp8` weights for the in-process vLLM engine."
     )
     rerank_max_batched_tokens: int = _setting(
-        "KB_RERANK_MAX_BATCHED_TOKENS", 0, "vLLM max_num_batched_tokens for the reranker; 0 keeps vLLM's default."
+        "KB_RERANK_MAX_BATCHED_TOKENS",
+        0,
+        "vLLM max_num_batched_tokens for the reranker; 0: 65536 on a GPU of 70 GiB or more, else vLLM's default.",
     )
     rerank_gpu_memory: float = _setting(
         "KB_RERANK_GPU_MEMORY", 0.5, "Fraction of GPU memory the in-process vLLM engine may take."
@@ -89,10 +91,7 @@ class Settings:
 
 def describe_settings() -> list[tuple[str, str, str]]:
     """(variable, default, description) for every setting, for the README and `kb config`."""
-    return [
-        (f.metadata["env"], str(f.default), f.metadata["doc"])
-        for f in dataclasses.fields(Settings)
-    ]
+    return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in dataclasses.fields(Settings)]
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -84,3 +84,13 @@ def test_remote_backend_down_fails_with_the_url():
         service.score("q", ["d"])
     assert time.monotonic() - started < 5
     assert service.state == "failed" and service.device == f"remote server {url}"
+
+
+def test_engine_step_size_follows_the_setting_then_the_gpu():
+    from app.rerank.vllm_engine import LARGE_GPU_BATCHED_TOKENS, batched_tokens
+
+    gib = 2**30
+    assert batched_tokens(8192, 80 * gib) == 8192  # an explicit setting always wins
+    assert batched_tokens(0, 80 * gib) == LARGE_GPU_BATCHED_TOKENS  # H100 / H200
+    assert batched_tokens(0, 24 * gib) is None  # smaller GPU: vLLM's default
+    assert batched_tokens(0, 0) is None  # CPU

@@ -32,6 +32,11 @@ HF_OVERRIDES = {
 }
 # Room for the system prefix (~60 tokens), the instruction and the query next to a full document.
 QUERY_BUDGET_TOKENS = 1024
+# Engine step size on large GPUs: a whole 100-candidate query (~36k tokens) in one step, and fewer steps
+# when several searches queue up (docs/BENCHMARKS.md). Smaller GPUs keep vLLM's default, because the
+# engine reserves activation memory for a full step (~5 GB at 65k tokens for the 4B model).
+LARGE_GPU_BATCHED_TOKENS = 65536
+LARGE_GPU_BYTES = 70 * 2**30
 _STOP = object()
 
 
@@ -66,7 +71,7 @@ class VllmReranker:
             model: local path or Hugging Face id of a Qwen3-Reranker checkpoint.
             max_doc_tokens: documents are cut to this many tokens.
             quantization: "none" or "fp8" (weights quantized on load).
-            max_batched_tokens: vLLM max_num_batched_tokens; 0 keeps vLLM's default.
+            max_batched_tokens: vLLM max_num_batched_tokens; 0 picks one (see `batched_tokens`).
             gpu_memory: fraction of GPU memory for the engine (ignored on CPU).
             dtype: "auto" follows the checkpoint's dtype.
         """
@@ -100,8 +105,10 @@ class VllmReranker:
                     "fp8 weights need an NVIDIA GPU (Ada or Hopper); set KB_RERANK_QUANTIZATION=none on CPU"
                 )
             options["quantization"] = "fp8"
-        if max_batched_tokens > 0:
-            options["max_num_batched_tokens"] = max_batched_tokens
+        gpu_bytes = torch.cuda.get_device_properties(0).total_memory if torch.cuda.is_available() else 0
+        step = batched_tokens(max_batched_tokens, gpu_bytes)
+        if step:
+            options["max_num_batched_tokens"] = step
         if torch.cuda.is_available():
             options["gpu_memory_utilization"] = gpu_memory
         else:
@@ -185,6 +192,14 @@ class VllmReranker:
         for r in requests:
             r.result.set_result(probs[start : start + len(r.prompts)])
             start += len(r.prompts)
+
+
+def batched_tokens(setting: int, gpu_bytes: int) -> int | None:
+    """max_num_batched_tokens for the engine: the setting if given, else LARGE_GPU_BATCHED_TOKENS on a
+    GPU of at least 70 GiB, else None (vLLM's default)."""
+    if setting > 0:
+        return setting
+    return LARGE_GPU_BATCHED_TOKENS if gpu_bytes >= LARGE_GPU_BYTES else None
 
 
 def _start_engine(kwargs: dict):
