@@ -99,17 +99,17 @@ class VllmReranker:
             max_model_len=self.max_model_len,
             dtype=dtype,
         )
+        cuda = torch.cuda.is_available()
         if quantization == "fp8":
-            if not torch.cuda.is_available():
+            if not cuda:
                 raise RerankerUnavailable(
                     "fp8 weights need an NVIDIA GPU (Ada or Hopper); set KB_RERANK_QUANTIZATION=none on CPU"
                 )
             options["quantization"] = "fp8"
-        gpu_bytes = torch.cuda.get_device_properties(0).total_memory if torch.cuda.is_available() else 0
-        step = batched_tokens(max_batched_tokens, gpu_bytes)
+        step = batched_tokens(max_batched_tokens, torch.cuda.get_device_properties(0).total_memory if cuda else 0)
         if step:
             options["max_num_batched_tokens"] = step
-        if torch.cuda.is_available():
+        if cuda:
             options["gpu_memory_utilization"] = gpu_memory
         else:
             # no CUDA graphs on CPU, and torch.compile would only add start time
