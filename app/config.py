@@ -71,6 +71,12 @@ class Settings:
         "Hybrid recall: dense weight for mostly-CJK queries, relative to others; the bundled MiniLM is "
         "English-only, set 1 with a multilingual embedder such as Qwen3-Embedding.",
     )
+    prf_docs: int = _setting(
+        "KB_PRF_DOCS",
+        3,
+        "Hybrid recall: the first round's top chunks used as pseudo-relevance feedback to expand the BM25 "
+        "query (RM3); mostly-CJK queries are not expanded; 0 turns feedback off.",
+    )
     chroma_host: str = _setting(
         "KB_CHROMA_HOST", "", "ChromaDB server host; empty uses an embedded store in the data dir."
     )
@@ -145,6 +151,8 @@ def _validate(s: Settings) -> None:
         )
     if s.max_doc_tokens < 32:
         raise ConfigError("KB_MAX_DOC_TOKENS must be at least 32 so a document keeps some text after truncation.")
+    if s.prf_docs < 0:
+        raise ConfigError("KB_PRF_DOCS must be at least 0 (0 turns pseudo-relevance feedback off).")
     if s.cjk_dense_weight < 0:
         raise ConfigError("KB_CJK_DENSE_WEIGHT must be at least 0 (0 ignores the embedder for CJK queries).")
     if not 0 < s.rerank_gpu_memory <= 1:

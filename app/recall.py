@@ -14,11 +14,16 @@ measurements behind every constant here: on the five eval collections this beat 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from app.catalog import KnowledgeBase
+from app.feedback import rm3_terms
 from app.fusion import convex_combination
 from app.models import Candidate, Chunk
 from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.lexical import LexicalIndex
 
 # Each list is read deeper than k so that fusion can promote items that only one list ranks high
 # (4 x k measured a little better than 2 x k on nfcorpus and the same elsewhere).
@@ -26,6 +31,12 @@ FUSION_DEPTH = 4
 # Share of the fused score given to the dense list (BM25 gets the rest): equal weights.
 DENSE_WEIGHT = 0.5
 FUSION_NORM = "max"
+# Pseudo-relevance feedback (KB_PRF_DOCS > 0 top fused chunks): the BM25 query is expanded by RM3 with
+# PRF_TERMS terms, the original query keeping PRF_QUERY_WEIGHT of the term weights; the expanded query's BM25
+# list is fused next to the original one with PRF_SHARE of BM25's weight. Not for mostly-CJK queries.
+PRF_TERMS = 30
+PRF_QUERY_WEIGHT = 0.5
+PRF_SHARE = 0.6
 # Han, Hiragana, Katakana: the tokenizer's CJK ranges.
 _CJK = "\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{_CJK}]")
@@ -55,14 +66,24 @@ def recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str) -> lis
         lexical = rt.lexical(kb).search(query, k, exclude_doc_ids=hidden)
         return _as_candidates(_with_chunks(rt, kb, lexical, {}), "bm25")
     depth = k * FUSION_DEPTH
-    dense = _dense(rt, kb, query, depth, hidden)
-    lexical = rt.lexical(kb).search(query, depth, exclude_doc_ids=hidden)
+    lexical_index = rt.lexical(kb)
+    dense = rt.store.query_ids(kb, rt.embedder.encode_query(query), depth, exclude_doc_ids=hidden)
+    lexical = lexical_index.search(query, depth, exclude_doc_ids=hidden)
     w = dense_weight(query, rt.settings.cjk_dense_weight)
-    fused = convex_combination([[(c.chunk_id, s) for c, s in dense], lexical], [w, 1 - DENSE_WEIGHT], FUSION_NORM)
-    # Dense hits come with their text; only the BM25-only chunks that made the cut are fetched.
-    chunks = {c.chunk_id: c for c, _ in dense}
-    dense_rank = {c.chunk_id: r for r, (c, _) in enumerate(dense, start=1)}
-    bm25_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
+    fused = convex_combination([dense, lexical], [w, 1 - DENSE_WEIGHT], FUSION_NORM)
+    bm25_lists = [lexical]
+    feedback = _feedback(rt, kb, query, fused)
+    if feedback:
+        terms = expanded_query(lexical_index, query, feedback, dict(fused[: rt.settings.prf_docs]))
+        bm25_lists.append(lexical_index.search_terms(terms, depth, exclude_doc_ids=hidden))
+        # The expanded query's list joins the original one, with PRF_SHARE of BM25's weight.
+        fused = convex_combination(
+            [dense, *bm25_lists],
+            [w, (1 - PRF_SHARE) * (1 - DENSE_WEIGHT), PRF_SHARE * (1 - DENSE_WEIGHT)],
+            FUSION_NORM,
+        )
+    dense_rank = _best_ranks([dense])
+    bm25_rank = _best_ranks(bm25_lists)  # with feedback: the better of the original and the expanded query's
     return [
         Candidate(
             chunk=chunk,
@@ -71,8 +92,36 @@ def recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str) -> lis
             dense_rank=dense_rank.get(chunk.chunk_id),
             bm25_rank=bm25_rank.get(chunk.chunk_id),
         )
-        for rank, (chunk, score) in enumerate(_with_chunks(rt, kb, fused[:k], chunks), start=1)
+        for rank, (chunk, score) in enumerate(
+            _with_chunks(rt, kb, fused[:k], {c.chunk_id: c for c in feedback}), start=1
+        )
     ]
+
+
+def _feedback(rt: Runtime, kb: KnowledgeBase, query: str, fused: list[tuple[str, float]]) -> list[Chunk]:
+    """The first round's top chunks used as pseudo-relevance feedback (KB_PRF_DOCS; none for CJK queries)."""
+    if rt.settings.prf_docs <= 0 or is_cjk_query(query):
+        return []
+    return rt.store.get(kb, [cid for cid, _ in fused[: rt.settings.prf_docs]])
+
+
+def expanded_query(
+    lexical_index: LexicalIndex, query: str, feedback: list[Chunk], scores: dict[str, float]
+) -> dict[str, float]:
+    """The BM25 query expanded by RM3 from the feedback chunks (weighted by their first-round fused scores),
+    expansion terms chosen by P(t|feedback) x idf (`app.feedback.rm3_terms`)."""
+    texts = [(lexical_index.analyze(c.text), scores[c.chunk_id]) for c in feedback]
+    idf = lexical_index.idf({t for tokens, _ in texts for t in tokens})
+    return rm3_terms(lexical_index.analyze(query), texts, PRF_TERMS, PRF_QUERY_WEIGHT, idf=idf)
+
+
+def _best_ranks(lists: list[list[tuple[str, float]]]) -> dict[str, int]:
+    """Each id's best rank (1-based) over the lists."""
+    ranks: dict[str, int] = {}
+    for scored in lists:
+        for r, (cid, _) in enumerate(scored, start=1):
+            ranks[cid] = min(r, ranks.get(cid, r))
+    return ranks
 
 
 def _dense(rt: Runtime, kb: KnowledgeBase, query: str, k: int, hidden: list[str]) -> list[tuple[Chunk, float]]:

@@ -81,6 +81,18 @@ class VectorStore:
             )
         ]
 
+    def query_ids(
+        self, kb: KnowledgeBase, embedding: np.ndarray, k: int, exclude_doc_ids: Sequence[str] = ()
+    ) -> list[tuple[str, float]]:
+        """Like `query`, ids only: (chunk id, cosine similarity), best first. Reading the chunks' text and
+        metadata is most of a query's cost (~13 ms for 200 hits vs ~2 ms), so hybrid recall reads the
+        lists as ids and fetches only the chunks it returns."""
+        where = {"doc_id": {"$nin": list(exclude_doc_ids)}} if exclude_doc_ids else None
+        result = self._collection(kb).query(
+            query_embeddings=[embedding], n_results=k, where=where, include=["distances"]
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
     def get(self, kb: KnowledgeBase, chunk_ids: Sequence[str]) -> list[Chunk]:
         """Chunks by id, in the order asked (ids that do not exist are skipped)."""
         if not chunk_ids:

@@ -12,6 +12,7 @@ def test_defaults_without_environment():
     assert s.rerank_backend == "vllm"
     assert s.recall_mode == "hybrid"
     assert s.recall_k == 50 and s.top_n == 5
+    assert s.prf_docs == 3
     assert DEFAULT_INSTRUCTION.startswith("Given a web search query")
 
 
@@ -27,6 +28,7 @@ def test_environment_is_parsed_and_typed():
         ({"KB_RECALL_K": "many"}, "KB_RECALL_K='many' is not a valid int"),
         ({"KB_CHUNK_OVERLAP": "300"}, "KB_CHUNK_OVERLAP (300) must be at least 0 and less than KB_CHUNK_TOKENS"),
         ({"KB_TOP_N": "0"}, "KB_TOP_N must be positive"),
+        ({"KB_PRF_DOCS": "-1"}, "KB_PRF_DOCS must be at least 0 (0 turns pseudo-relevance feedback off)"),
         ({"KB_RERANK_BACKEND": "remote", "KB_RERANK_URL": "localhost:8000"}, "must start with http://"),
     ],
 )

@@ -221,3 +221,41 @@ def test_ties_are_broken_by_chunk_id(tmp_path):
     ix.add_many([(d, [f"{d}:0"], ["same words here"]) for d in ("c", "a", "d", "b")])
     assert ix._base is not None
     assert [c for c, _ in ix.search("words", k=2)] == ["a:0", "b:0"]
+
+
+def test_weighted_query_is_the_weighted_sum_of_its_terms_reference_scores(tmp_path):
+    docs = make_docs(60, seed=3)
+    ix = LexicalIndex(tmp_path / "bm25", merge_min=10, merge_at=40)
+    add_all(ix, docs)  # past merge_at: a base segment plus a delta, both scored
+    terms = {"river": 1.0, "bank": 0.25, "storm": 0.6, "solar": 2.0, "unknownword": 5.0, "rain": 0.0}
+    want: dict[str, float] = {}
+    for term, weight in terms.items():
+        for cid, score in reference_scores(docs, term).items():
+            want[cid] = want.get(cid, 0.0) + weight * score
+    want = {c: s for c, s in want.items() if s > 0}
+    got = dict(ix.search_terms(terms, k=10_000))
+    assert got.keys() == want.keys()
+    np.testing.assert_allclose([got[c] for c in want], list(want.values()), rtol=1e-5)
+    # An unweighted query is the query's tokens counted.
+    assert ix.search_terms({"river": 2.0, "bank": 1.0}, k=20) == ix.search("river bank river", k=20)
+    assert ix.analyze("The Rivers") == ["river"]
+
+
+def test_idf_counts_live_chunks_of_base_and_delta(tmp_path):
+    docs = make_docs(60, seed=4)
+    ix = LexicalIndex(tmp_path / "bm25", merge_min=10, merge_at=40)
+    add_all(ix, docs)
+    for gone in ("doc1", "doc7", "doc55"):  # tombstones in the base, removals from the delta
+        ix.remove(gone)
+        del docs[gone]
+    chunks = [set(tokenize(t)) for texts in docs.values() for t in texts]
+    terms = ["river", "solar", "北京", "unknownword"]
+    got = ix.idf(terms)
+    n = len(chunks)
+    want = {}
+    for t in terms:
+        df = sum(t in c for c in chunks)
+        if df:
+            want[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+    assert got.keys() == want.keys() == {"river", "solar", "北京"}
+    assert got == pytest.approx(want)

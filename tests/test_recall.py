@@ -46,8 +46,9 @@ def test_hybrid_finds_what_either_list_alone_misses(runtime, kb):
     assert got["dense"] < 2 and got["bm25"] < 2
 
 
-def test_candidates_carry_every_rank(runtime, kb):
-    hybrid = recall(runtime, kb, QUERY, 8, "hybrid")
+def test_candidates_carry_every_rank(runtime, kb, make_runtime):
+    plain = make_runtime(rerank_backend="off", prf_docs=0)  # without feedback: BM25's ranks for the query itself
+    hybrid = recall(plain, kb, QUERY, 8, "hybrid")
     dense = [c.chunk.chunk_id for c in recall(runtime, kb, QUERY, 16, "dense")]
     bm25 = [c.chunk.chunk_id for c in recall(runtime, kb, QUERY, 16, "bm25")]
     assert [c.recall_rank for c in hybrid] == list(range(1, len(hybrid) + 1))
@@ -57,6 +58,13 @@ def test_candidates_carry_every_rank(runtime, kb):
         assert c.dense_rank == (dense.index(cid) + 1 if cid in dense else None)
         assert c.bm25_rank == (bm25.index(cid) + 1 if cid in bm25 else None)
     assert any(c.dense_rank and c.bm25_rank for c in hybrid)
+    # With feedback (the default), a BM25 rank is the better of the query's and the expanded query's.
+    assert runtime.settings.prf_docs > 0
+    for c in recall(runtime, kb, QUERY, 8, "hybrid"):
+        cid = c.chunk.chunk_id
+        assert c.dense_rank == (dense.index(cid) + 1 if cid in dense else None)
+        if cid in bm25:
+            assert c.bm25_rank <= bm25.index(cid) + 1
     only = recall(runtime, kb, QUERY, 3, "bm25")
     assert [(c.recall_rank, c.bm25_rank, c.dense_rank) for c in only] == [(r, r, None) for r in (1, 2, 3)]
 
@@ -95,3 +103,38 @@ def test_hidden_documents_are_never_returned(runtime, kb):
         assert "pending.txt" not in found_at(runtime, kb, QUERY, 20, mode), mode
     runtime.catalog.commit_document(kb, doc_id, None, 1, replaces=[])
     assert all("pending.txt" in found_at(runtime, kb, QUERY, 20, m) for m in ("dense", "bm25", "hybrid"))
+
+
+# Pseudo-relevance feedback: "wing flutter" shares no word with the second flutter report, which says
+# "aeroelastic" and "instability" like the best hit does; the distractors share the query's words only.
+FLUTTER = {
+    "flutter.txt": "Wing flutter is an aeroelastic instability: the wing oscillates and the structure can fail.",
+    "report.txt": "Aeroelastic instability was seen on the glider; oscillations grew until the structure failed.",
+    "birds.txt": "Birds flutter their wings before landing on the branch.",
+    "flags.txt": "Flags flutter in the wind above the stadium.",
+    "chicken.txt": "Chicken wings are served with a spicy sauce.",
+    "door.txt": "The wing mirror of the car was replaced at the garage.",
+}
+
+
+def test_feedback_expands_the_bm25_query_from_the_top_hits(make_runtime):
+    ranks = {}
+    for prf_docs in (0, 1):
+        rt = make_runtime(rerank_backend="off", prf_docs=prf_docs)
+        kb = rt.open_or_create_kb("kb")
+        for name, text in FLUTTER.items():
+            assert ingest_bytes(rt, kb, name, text.encode()).ok
+        hybrid = recall(rt, kb, "wing flutter", 6, "hybrid")
+        ranks[prf_docs] = {c.chunk.doc_name: (c.recall_rank, c.bm25_rank) for c in hybrid}
+        assert hybrid[0].chunk.doc_name == "flutter.txt"
+    # Without feedback BM25 cannot see the report; with the best hit as feedback, the expanded query finds it.
+    assert ranks[0]["report.txt"][1] is None
+    assert ranks[1]["report.txt"][1] is not None
+    assert ranks[1]["report.txt"][0] < ranks[0]["report.txt"][0]
+
+
+def test_feedback_leaves_cjk_queries_alone(make_runtime, kb):
+    rt = make_runtime(rerank_backend="off", prf_docs=3)
+    on = recall(rt, rt.open_kb("kb"), "上海高速铁路", 8, "hybrid")
+    off = recall(make_runtime(rerank_backend="off", prf_docs=0), rt.open_kb("kb"), "上海高速铁路", 8, "hybrid")
+    assert on == off

@@ -31,7 +31,7 @@ import shutil
 import sys
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,21 +240,56 @@ class LexicalIndex:
 
         Ties are broken by chunk id, so results are deterministic.
         """
-        tokens = tokenize(query, self.cjk)
+        return self.search_terms(Counter(self.analyze(query)), k, exclude_doc_ids)
+
+    def search_terms(
+        self, terms: Mapping[str, float], k: int, exclude_doc_ids: Collection[str] = ()
+    ) -> list[tuple[str, float]]:
+        """Like `search`, for a weighted query: each term's BM25 contribution is multiplied by its weight.
+
+        `search(q)` is `search_terms(Counter(analyze(q)))`; a query expanded by pseudo-relevance feedback
+        gives its added terms smaller weights. Terms must come from `analyze` (stemmed, lower-cased).
+        """
         with self._lock:
             self._refresh()
-            return self._search(tokens, k, exclude_doc_ids)
+            return self._search(terms, k, exclude_doc_ids)
 
-    def _search(self, tokens: list[str], k: int, exclude: Collection[str]) -> list[tuple[str, float]]:
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each term over the live chunks (terms in none are left out)."""
+        with self._lock:
+            self._refresh()
+            base, delta = self._base, self._delta
+            n = (len(base) if base else 0) - self._n_dead + len(delta.chunks)
+            out = {}
+            for term in set(terms):
+                df = len(delta.postings.get(term, ()))
+                tid = base.model.vocab_dict.get(term) if base else None
+                if tid is not None:
+                    indptr = base.model.scores["indptr"]
+                    start, end = int(indptr[tid]), int(indptr[tid + 1])
+                    df += end - start
+                    if self._n_dead:
+                        df -= int(self._dead[np.asarray(base.model.scores["indices"][start:end])].sum())
+                if df > 0:
+                    out[term] = float(_idf(df, n))
+            return out
+
+    def analyze(self, text: str) -> list[str]:
+        """`text` as this index's tokens (the tokenizer it was built with), duplicates kept."""
+        return tokenize(text, self.cjk)
+
+    def _search(self, terms: Mapping[str, float], k: int, exclude: Collection[str]) -> list[tuple[str, float]]:
         base, delta = self._base, self._delta
         n_base = len(base) if base else 0
         n = n_base - self._n_dead + len(delta.chunks)
-        if n == 0 or not tokens or k <= 0:
+        if n == 0 or not terms or k <= 0:
             return []
         avglen = ((base.total_len if base else 0) - self._dead_len + delta.total_len) / n
         base_scores = np.zeros(n_base)
         delta_scores: Counter = Counter()
-        for token, weight in Counter(tokens).items():  # a repeated query term counts again, as in bm25s
+        for token, weight in terms.items():  # a query term repeated n times has weight n, as in bm25s
+            if weight <= 0:
+                continue
             rows, tf = base.postings(token) if base else (np.empty(0, np.int64), np.empty(0))
             live = ~self._dead[rows]
             rows, tf = rows[live], tf[live]

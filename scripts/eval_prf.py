@@ -1,0 +1,182 @@
+"""Pseudo-relevance feedback experiments for hybrid recall, with the project's own chunking in the loop.
+
+Each collection is ingested once through the real pipeline (app.evaluate.ingested: chunking, the bundled
+embedder, Chroma, the BM25 index). Per query, the first round is today's hybrid recall (dense and BM25 read
+800 chunks deep, max-normalized convex combination, dense weight 0.5, CJK queries scaled by
+KB_CJK_DENSE_WEIGHT). The top `m` fused chunks are the feedback: the BM25 query is expanded by RM3
+(`app.feedback.rm3_terms`, the index's own analyzer) and the query embedding moved by Rocchio
+(`app.feedback.rocchio`, the feedback chunks' embeddings read from Chroma). Both second-round lists are
+read from the real Chroma collection and BM25 index and fused as in the first round; documents are ranked
+by their best chunk among the top 200 chunks and scored by ranx, as `kb eval` does. The official numbers
+come from scripts/eval_table.py.
+
+Variant labels: `m5 T10 l0.5 b1.0 i1` = 5 feedback chunks, 10 expansion terms, original-query weight 0.5 (1 or
+T0: no BM25 expansion), Rocchio beta 1.0 (0: dense list unchanged), expansion terms chosen by P(t|R) (i0, the
+default), by P(t|R) x idf (i1, the product's) or chosen and weighted by P(t|R) x idf (i2). `--gamma`: the second
+round's share when it is fused together with the first round's lists (1: second round only).
+
+Usage:
+    .venv/bin/python scripts/eval_prf.py cranfield
+    .venv/bin/python scripts/eval_prf.py cranfield --m 3 5 --terms 10 20 --lam 0.5 0.7 --beta 0 1
+    .venv/bin/python scripts/eval_prf.py nfcorpus cisi --variants "m5 T10 l0.5 b1.0" "m5 T0 l1 b0"
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from ranx import Qrels, Run, evaluate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.config import load_settings  # noqa: E402
+from app.evaluate import CHUNKS_PER_DOC, ingested  # noqa: E402
+from app.feedback import rm3_terms  # noqa: E402
+from app.fusion import convex_combination  # noqa: E402
+from app.recall import DENSE_WEIGHT, FUSION_DEPTH, FUSION_NORM, dense_weight  # noqa: E402
+from app.runtime import Runtime  # noqa: E402
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+K_DOCS = 100
+CHUNKS = K_DOCS * CHUNKS_PER_DOC
+DEPTH = CHUNKS * FUSION_DEPTH
+METRICS = ["ndcg@10", "recall@100"]
+
+
+def parse(label: str) -> tuple[int, int, float, float, int]:
+    m, t, lam, beta, *rest = label.split()
+    return int(m[1:]), int(t[1:]), float(lam[1:]), float(beta[1:]), int(rest[0][1:]) if rest else 0
+
+
+def rocchio(query: np.ndarray, feedback: np.ndarray, beta: float) -> np.ndarray:
+    """The unit vector of `query` + `beta` x mean(`feedback` rows): Rocchio (1971) on embeddings."""
+    moved = query + beta * feedback.mean(axis=0)
+    return moved / np.linalg.norm(moved)
+
+
+def rm3_idf_weights(query_terms, feedback, n_terms, lam, idf):
+    """RM3 with expansion terms chosen and weighted by P(t|R) x idf(t) (the `i2` variants; `i1` is
+    `rm3_terms(..., idf=idf)`, which weights the chosen terms by P(t|R))."""
+    from collections import Counter
+
+    rel: Counter = Counter()
+    for toks, w in feedback:
+        for t, tf in Counter(toks).items():
+            rel[t] += w * tf / len(toks)
+    top = sorted(rel, key=lambda t: (-rel[t] * idf.get(t, 0.0), t))[:n_terms]
+    exp = {t: rel[t] * idf.get(t, 0.0) for t in top}
+    tot = sum(exp.values()) or 1.0
+    q = Counter(query_terms)
+    out = {t: lam * c / len(query_terms) for t, c in q.items()}
+    for t, v in exp.items():
+        out[t] = out.get(t, 0.0) + (1 - lam) * v / tot
+    return out
+
+
+def run_collection(name: str, labels: list[str], gammas: list[float]) -> None:
+    rt = Runtime(load_settings())
+    t0 = time.perf_counter()
+    with ingested(rt, EVAL_DIR / name) as c:
+        print(f"# {name}: ingested in {time.perf_counter() - t0:.0f} s", flush=True)
+        coll = c.rt.store._collection(c.kb)
+        got = coll.get(include=["embeddings", "documents", "metadatas"])
+        emb = {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"], strict=True)}
+        text = dict(zip(got["ids"], got["documents"], strict=True))
+        doc_of = {cid: m["doc_name"] for cid, m in zip(got["ids"], got["metadatas"], strict=True)}
+        lex = c.rt.lexical(c.kb)
+        tokens: dict[str, list[str]] = {}
+        queries = c.collection.queries
+        qrels = Qrels(c.collection.qrels)
+        first = {}
+        for qid, q in queries.items():
+            vec = rt.embedder.encode_query(q)
+            first[qid] = (vec, dense_list(coll, vec), lex.search(q, DEPTH))
+        print(f"# {name}: {len(text)} chunks, {len(queries)} queries", flush=True)
+        if any(len(x.split()) > 4 for x in labels):
+            from collections import Counter
+
+            df: Counter = Counter()
+            for cid, t in text.items():
+                tokens[cid] = lex.analyze(t)
+                df.update(set(tokens[cid]))
+            n = len(text)
+            idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+
+        for label in labels:
+            m, n_terms, lam, beta, idf_mode = parse(label)
+            started = time.perf_counter()
+            lists = {}
+            for qid, q in queries.items():
+                vec, dense, bm25 = first[qid]
+                w = dense_weight(q, c.rt.settings.cjk_dense_weight)
+                fused = convex_combination([dense, bm25], [w, 1 - DENSE_WEIGHT], FUSION_NORM)
+                fb = fused[:m] if m else []
+                dense2, bm25_2 = dense, bm25
+                if fb and beta > 0:
+                    dense2 = dense_list(coll, rocchio(vec, np.stack([emb[cid] for cid, _ in fb]), beta))
+                if fb and n_terms and lam < 1:
+                    for cid, _ in fb:
+                        if cid not in tokens:
+                            tokens[cid] = lex.analyze(text[cid])
+                    fbt = [(tokens[cid], s) for cid, s in fb]
+                    if idf_mode == 2:
+                        terms = rm3_idf_weights(lex.analyze(q), fbt, n_terms, lam, idf)
+                    else:
+                        terms = rm3_terms(lex.analyze(q), fbt, n_terms, lam, idf=idf if idf_mode else None)
+                    bm25_2 = lex.search_terms(terms, DEPTH)
+                lists[qid] = (w, dense, bm25, dense2, bm25_2)
+            took = time.perf_counter() - started
+            for gamma in gammas:
+                fused_runs = {}
+                for qid, (w, dense, bm25, dense2, bm25_2) in lists.items():
+                    # gamma = share of the second round: (1 - gamma) x fused first round + gamma x fused second
+                    weights = [(1 - gamma) * w, (1 - gamma) * (1 - DENSE_WEIGHT), gamma * w, gamma * (1 - DENSE_WEIGHT)]
+                    fused = convex_combination([dense, bm25, dense2, bm25_2], weights, FUSION_NORM)
+                    fused_runs[qid] = [cid for cid, _ in fused[:CHUNKS]]
+                run = Run({qid: docs_ranked(ids, doc_of, c.twins) for qid, ids in fused_runs.items()})
+                s = evaluate(qrels, run, METRICS, make_comparable=True)
+                print(f"{name:14s} {label:22s} g{gamma:<4} {s['ndcg@10']:.4f} {s['recall@100']:.4f}  "
+                      f"({1000 * took / len(queries):.1f} ms/query)", flush=True)
+
+
+def dense_list(coll, vec: np.ndarray) -> list[tuple[str, float]]:
+    r = coll.query(query_embeddings=[vec], n_results=DEPTH, include=["distances"])
+    return [(cid, 1.0 - float(d)) for cid, d in zip(r["ids"][0], r["distances"][0], strict=True)]
+
+
+def docs_ranked(chunk_ids: list[str], doc_of: dict[str, str], twins: dict[str, list[str]]) -> dict[str, float]:
+    ranked: dict[str, float] = {}
+    for cid in chunk_ids:
+        for doc in twins.get(doc_of[cid], []):
+            if doc not in ranked:
+                ranked[doc] = float(len(chunk_ids) - len(ranked))
+        if len(ranked) >= K_DOCS:
+            break
+    return ranked or {"__none__": 0.0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("collections", nargs="+")
+    p.add_argument("--variants", nargs="*", default=[], help="labels such as 'm5 T10 l0.5 b1.0'")
+    p.add_argument("--m", type=int, nargs="+", default=[3, 5, 10])
+    p.add_argument("--terms", type=int, nargs="+", default=[10, 20])
+    p.add_argument("--lam", type=float, nargs="+", default=[0.5, 0.7])
+    p.add_argument("--beta", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    p.add_argument("--gamma", type=float, nargs="+", default=[1.0],
+                   help="share of the second round in the final fusion (1: second round only)")
+    args = p.parse_args()
+    labels = args.variants or ["m0 T0 l1 b0"] + [
+        f"m{m} T{t} l{lam} b{b}" for m, t, lam, b in itertools.product(args.m, args.terms, args.lam, args.beta)
+    ]
+    for name in args.collections:
+        run_collection(name, labels, args.gamma)
+
+
+if __name__ == "__main__":
+    main()
