@@ -34,6 +34,7 @@ TOP_KERNELS = 12
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a local reranker checkpoint instead of a random shape")
     parser.add_argument("--shape", default="tiny", help="random-weight shape: tiny, 0.6b, 4b")
     parser.add_argument("--fp8", action="store_true", help="fp8 weights")
     parser.add_argument("--queries", type=int, default=10)
@@ -42,6 +43,9 @@ def main() -> None:
     import torch
 
     cuda = torch.cuda.is_available()
+    if args.model:
+        _profile(Path(args.model), args.fp8, args.queries, cuda)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_random_reranker(Path(tmp) / args.shape, shape=args.shape, device="cuda" if cuda else "cpu")
         _profile(model_dir, args.fp8, args.queries, cuda)
