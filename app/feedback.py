@@ -49,12 +49,10 @@ def rm3_terms(
         if tokens and weight > 0:
             for term, tf in Counter(tokens).items():
                 relevance[term] += weight * tf / len(tokens)
+    priority = {t: p * (idf.get(t, 0.0) if idf is not None else 1.0) for t, p in relevance.items()}
     # Ties broken by term, so the expansion does not depend on the order the feedback texts were read in.
-    def rank(kv: tuple[str, float]):
-        return (-kv[1] * (idf.get(kv[0], 0.0) if idf is not None else 1.0), kv[0])
-
-    top = [kv for kv in sorted(relevance.items(), key=rank)[:n_terms] if idf is None or idf.get(kv[0], 0.0) > 0]
-    expansion = _normalized(dict(top))
+    chosen = sorted((t for t, v in priority.items() if v > 0), key=lambda t: (-priority[t], t))[:n_terms]
+    expansion = _normalized({t: relevance[t] for t in chosen})
     original = _normalized(Counter(query_terms))
     if not original:
         return expansion

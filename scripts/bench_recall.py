@@ -47,7 +47,8 @@ NOTES = (
     "recall: app.recall.recall(k=50, KB_RECALL_K's default) on a knowledge base on disk (SQLite catalog, "
     "embedded Chroma, BM25 index); the 100,000 chunks' vectors are random 384-d unit vectors written "
     "straight into the store and the index (not embedded); queries are embedded by the real MiniLM; "
-    "hybrid reads 200 chunks from each list. add_20_page_pdf_s: ingest_bytes of a generated 20-page PDF "
+    "hybrid reads 200 chunks from each list, with pseudo-relevance feedback as configured (KB_PRF_DOCS), "
+    "hybrid_no_feedback with KB_PRF_DOCS=0. add_20_page_pdf_s: ingest_bytes of a generated 20-page PDF "
     "(parse, chunk, embed, store, index) into that knowledge base. The machine is shared: see load_avg."
 )
 
