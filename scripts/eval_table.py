@@ -107,6 +107,7 @@ def main() -> None:
         f"(load average at start {load[0]:.1f}); KB_ settings from the environment: "
         f"{json.dumps(env) if env else 'none (defaults)'}; chunk_tokens={settings.chunk_tokens}, "
         f"chunk_overlap={settings.chunk_overlap}, cjk_dense_weight={settings.cjk_dense_weight}, "
+        f"prf_docs={settings.prf_docs}, "
         f"embedder {settings.embed_model}.",
         "Speed of the same run (queries per second per method, one process, this machine):",
         timings(results),
