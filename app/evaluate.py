@@ -183,7 +183,7 @@ def _score(corpus: IngestedCollection, method: str, k: int, progress) -> EvalRep
         if method == "rerank":
             scores = rt.reranker.score(query, [c.text for c in chunks], None)
             chunks = [h.chunk for h in rerank_hits(candidates, scores)]
-        run[qid] = documents_ranked(chunks, corpus.twins, k)
+        run[qid] = documents_ranked([c.doc_name for c in chunks], corpus.twins, k)
     seconds = time.perf_counter() - started
     progress(method, len(collection.queries), len(collection.queries))
 
@@ -202,13 +202,14 @@ def _score(corpus: IngestedCollection, method: str, k: int, progress) -> EvalRep
     )
 
 
-def documents_ranked(chunks, twins: dict[str, list[str]], k: int) -> dict[str, float]:
-    """Document ids scored by the rank of their best chunk (higher is better), the top k."""
+def documents_ranked(doc_names: Sequence[str], twins: dict[str, list[str]], k: int) -> dict[str, float]:
+    """Corpus ids scored by the rank of their best chunk (higher is better), the top k, from the stored
+    document name of each ranked chunk, best first."""
     ranked: dict[str, float] = {}
-    for chunk in chunks:
-        for doc in twins.get(chunk.doc_name, []):
+    for name in doc_names:
+        for doc in twins.get(name, []):
             if doc not in ranked:
-                ranked[doc] = float(len(chunks) - len(ranked))
+                ranked[doc] = float(len(doc_names) - len(ranked))
         if len(ranked) >= k:
             break
     return ranked

@@ -32,7 +32,7 @@ from ranx import Qrels, Run, evaluate
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import load_settings  # noqa: E402
-from app.evaluate import CHUNKS_PER_DOC, BeirCollection, ingested  # noqa: E402
+from app.evaluate import CHUNKS_PER_DOC, BeirCollection, documents_ranked, ingested  # noqa: E402
 from app.fusion import convex_combination, reciprocal_rank_fusion  # noqa: E402
 from app.lexical.tokenize import CJK_METHODS, tokenize  # noqa: E402
 from app.recall import is_cjk_query  # noqa: E402
@@ -72,17 +72,11 @@ def capture(name: str, chunk_tokens: int) -> dict:
 
 
 def doc_run(data: dict, fused_chunks: dict[str, list[str]]) -> Run:
-    """Documents by best chunk, as app.evaluate.documents_ranked does."""
+    """Documents by best chunk, as `kb eval` ranks them."""
     run = {}
     for qid, chunk_ids in fused_chunks.items():
-        ranked: dict[str, float] = {}
-        for cid in chunk_ids:
-            for doc in data["twins"].get(data["chunk_doc"][cid], []):
-                if doc not in ranked:
-                    ranked[doc] = float(len(chunk_ids) - len(ranked))
-            if len(ranked) >= K_DOCS:
-                break
-        run[qid] = ranked or {"__none__": 0.0}
+        names = [data["chunk_doc"][cid] for cid in chunk_ids]
+        run[qid] = documents_ranked(names, data["twins"], K_DOCS) or {"__none__": 0.0}
     return Run(run)
 
 

@@ -5,7 +5,7 @@ embedder, Chroma, the BM25 index). Per query, the first round is today's hybrid 
 800 chunks deep, max-normalized convex combination, dense weight 0.5, CJK queries scaled by
 KB_CJK_DENSE_WEIGHT). The top `m` fused chunks are the feedback: the BM25 query is expanded by RM3
 (`app.feedback.rm3_terms`, the index's own analyzer) and the query embedding moved by Rocchio
-(`app.feedback.rocchio`, the feedback chunks' embeddings read from Chroma). Both second-round lists are
+(`rocchio` below, the feedback chunks' embeddings read from Chroma). Both second-round lists are
 read from the real Chroma collection and BM25 index and fused as in the first round; documents are ranked
 by their best chunk among the top 200 chunks and scored by ranx, as `kb eval` does. The official numbers
 come from scripts/eval_table.py.
@@ -35,7 +35,7 @@ from ranx import Qrels, Run, evaluate
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import load_settings  # noqa: E402
-from app.evaluate import CHUNKS_PER_DOC, ingested  # noqa: E402
+from app.evaluate import CHUNKS_PER_DOC, documents_ranked, ingested  # noqa: E402
 from app.feedback import rm3_terms  # noqa: E402
 from app.fusion import convex_combination  # noqa: E402
 from app.recall import DENSE_WEIGHT, FUSION_DEPTH, FUSION_NORM, dense_weight  # noqa: E402
@@ -95,17 +95,11 @@ def run_collection(name: str, labels: list[str], gammas: list[float]) -> None:
         first = {}
         for qid, q in queries.items():
             vec = rt.embedder.encode_query(q)
-            first[qid] = (vec, dense_list(coll, vec), lex.search(q, DEPTH))
+            first[qid] = (vec, c.rt.store.query_ids(c.kb, vec, DEPTH), lex.search(q, DEPTH))
         print(f"# {name}: {len(text)} chunks, {len(queries)} queries", flush=True)
         if any(len(x.split()) > 4 for x in labels):
-            from collections import Counter
-
-            df: Counter = Counter()
-            for cid, t in text.items():
-                tokens[cid] = lex.analyze(t)
-                df.update(set(tokens[cid]))
-            n = len(text)
-            idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+            tokens = {cid: lex.analyze(t) for cid, t in text.items()}
+            idf = lex.idf({t for ts in tokens.values() for t in ts})
 
         for label in labels:
             m, n_terms, lam, beta, idf_mode = parse(label)
@@ -118,7 +112,8 @@ def run_collection(name: str, labels: list[str], gammas: list[float]) -> None:
                 fb = fused[:m] if m else []
                 dense2, bm25_2 = dense, bm25
                 if fb and beta > 0:
-                    dense2 = dense_list(coll, rocchio(vec, np.stack([emb[cid] for cid, _ in fb]), beta))
+                    moved = rocchio(vec, np.stack([emb[cid] for cid, _ in fb]), beta)
+                    dense2 = c.rt.store.query_ids(c.kb, moved, DEPTH)
                 if fb and n_terms and lam < 1:
                     for cid, _ in fb:
                         if cid not in tokens:
@@ -138,26 +133,13 @@ def run_collection(name: str, labels: list[str], gammas: list[float]) -> None:
                     weights = [(1 - gamma) * w, (1 - gamma) * (1 - DENSE_WEIGHT), gamma * w, gamma * (1 - DENSE_WEIGHT)]
                     fused = convex_combination([dense, bm25, dense2, bm25_2], weights, FUSION_NORM)
                     fused_runs[qid] = [cid for cid, _ in fused[:CHUNKS]]
-                run = Run({qid: docs_ranked(ids, doc_of, c.twins) for qid, ids in fused_runs.items()})
+                run = Run({
+                    qid: documents_ranked([doc_of[cid] for cid in ids], c.twins, K_DOCS) or {"__none__": 0.0}
+                    for qid, ids in fused_runs.items()
+                })
                 s = evaluate(qrels, run, METRICS, make_comparable=True)
                 print(f"{name:14s} {label:22s} g{gamma:<4} {s['ndcg@10']:.4f} {s['recall@100']:.4f}  "
                       f"({1000 * took / len(queries):.1f} ms/query)", flush=True)
-
-
-def dense_list(coll, vec: np.ndarray) -> list[tuple[str, float]]:
-    r = coll.query(query_embeddings=[vec], n_results=DEPTH, include=["distances"])
-    return [(cid, 1.0 - float(d)) for cid, d in zip(r["ids"][0], r["distances"][0], strict=True)]
-
-
-def docs_ranked(chunk_ids: list[str], doc_of: dict[str, str], twins: dict[str, list[str]]) -> dict[str, float]:
-    ranked: dict[str, float] = {}
-    for cid in chunk_ids:
-        for doc in twins.get(doc_of[cid], []):
-            if doc not in ranked:
-                ranked[doc] = float(len(chunk_ids) - len(ranked))
-        if len(ranked) >= K_DOCS:
-            break
-    return ranked or {"__none__": 0.0}
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -25,7 +24,7 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
 
 from app.rerank import prompt  # noqa: E402
 from app.rerank.random_model import build_random_reranker  # noqa: E402
-from app.rerank.vllm_engine import VllmReranker, _classify, _start_engine  # noqa: E402
+from app.rerank.vllm_engine import QUERY_BUDGET_TOKENS, _classify, _start_engine, engine_options  # noqa: E402
 from scripts.bench_rerank import make_workload  # noqa: E402
 
 MAX_DOC_TOKENS = 1024
@@ -52,8 +51,9 @@ def main() -> None:
 
 
 def _profile(model_dir: Path, fp8: bool, queries: int, cuda: bool) -> None:
-    engine = SimpleNamespace(model=str(model_dir), max_model_len=MAX_DOC_TOKENS + 1024)
-    options = VllmReranker._engine_options(engine, "fp8" if fp8 else "none", 0, 0.85, "auto")
+    options = engine_options(
+        str(model_dir), MAX_DOC_TOKENS + QUERY_BUDGET_TOKENS, "fp8" if fp8 else "none", 0, 0.85, "auto"
+    )
     llm = _start_engine(options)
     tokenizer = llm.get_tokenizer()
 

@@ -101,13 +101,23 @@ class _Base:
 
     def postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, term frequencies) of `token` over all base rows, tombstoned ones included."""
-        tid = self.model.vocab_dict.get(token)
-        if tid is None:
-            return np.empty(0, np.int64), np.empty(0)
+        start, end = self._span(token)
         s = self.model.scores
-        start, end = int(s["indptr"][tid]), int(s["indptr"][tid + 1])
         rows = np.asarray(s["indices"][start:end], dtype=np.int64)
         return rows, self._term_freqs(np.asarray(s["data"][start:end], dtype=np.float64), end - start, rows)
+
+    def rows(self, token: str) -> np.ndarray:
+        """The base rows holding `token`, tombstoned ones included (no term frequencies: cheaper)."""
+        start, end = self._span(token)
+        return np.asarray(self.model.scores["indices"][start:end], dtype=np.int64)
+
+    def _span(self, token: str) -> tuple[int, int]:
+        """Where `token`'s postings sit in the CSC arrays; (0, 0) for a token not in the vocabulary."""
+        tid = self.model.vocab_dict.get(token)
+        if tid is None:
+            return 0, 0
+        indptr = self.model.scores["indptr"]
+        return int(indptr[tid]), int(indptr[tid + 1])
 
     def _term_freqs(self, stored: np.ndarray, df, rows: np.ndarray) -> np.ndarray:
         # stored = idf * tf / (tf + k1 * norm)  =>  tf = k1 * norm * u / (1 - u), with u = stored / idf
@@ -258,18 +268,13 @@ class LexicalIndex:
         """BM25's inverse document frequency of each term over the live chunks (terms in none are left out)."""
         with self._lock:
             self._refresh()
-            base, delta = self._base, self._delta
-            n = (len(base) if base else 0) - self._n_dead + len(delta.chunks)
+            n = self._live_count()
             out = {}
             for term in set(terms):
-                df = len(delta.postings.get(term, ()))
-                tid = base.model.vocab_dict.get(term) if base else None
-                if tid is not None:
-                    indptr = base.model.scores["indptr"]
-                    start, end = int(indptr[tid]), int(indptr[tid + 1])
-                    df += end - start
-                    if self._n_dead:
-                        df -= int(self._dead[np.asarray(base.model.scores["indices"][start:end])].sum())
+                df = len(self._delta.postings.get(term, ()))
+                if self._base:
+                    rows = self._base.rows(term)
+                    df += len(rows) - (int(self._dead[rows].sum()) if self._n_dead else 0)
                 if df > 0:
                     out[term] = float(_idf(df, n))
             return out
@@ -281,7 +286,7 @@ class LexicalIndex:
     def _search(self, terms: Mapping[str, float], k: int, exclude: Collection[str]) -> list[tuple[str, float]]:
         base, delta = self._base, self._delta
         n_base = len(base) if base else 0
-        n = n_base - self._n_dead + len(delta.chunks)
+        n = self._live_count()
         if n == 0 or not terms or k <= 0:
             return []
         avglen = ((base.total_len if base else 0) - self._dead_len + delta.total_len) / n
@@ -332,8 +337,11 @@ class LexicalIndex:
         """Number of live chunks."""
         with self._lock:
             self._refresh()
-            n_base = len(self._base) if self._base else 0
-            return n_base - self._n_dead + len(self._delta.chunks)
+            return self._live_count()
+
+    def _live_count(self) -> int:
+        """Live chunks: base rows not tombstoned, plus the delta's (the caller holds the lock)."""
+        return (len(self._base) if self._base else 0) - self._n_dead + len(self._delta.chunks)
 
     def memory_bytes(self) -> int:
         """Approximate resident size: the memory-mapped arrays (as if fully paged in) plus Python structures.

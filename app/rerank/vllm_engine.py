@@ -78,7 +78,9 @@ class VllmReranker:
         self.model = model
         self.max_doc_tokens = max_doc_tokens
         self.max_model_len = max_doc_tokens + QUERY_BUDGET_TOKENS
-        self._engine_kwargs = self._engine_options(quantization, max_batched_tokens, gpu_memory, dtype)
+        self._engine_kwargs = engine_options(
+            model, self.max_model_len, quantization, max_batched_tokens, gpu_memory, dtype
+        )
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         started: Future = Future()
@@ -88,33 +90,6 @@ class VllmReranker:
         self._tokenizer = started.result()
         self._tokens = DocumentTokenCache(self._tokenizer, max_doc_tokens)
         self._suffix = prompt.suffix_ids(self._tokenizer)
-
-    def _engine_options(self, quantization: str, max_batched_tokens: int, gpu_memory: float, dtype: str) -> dict:
-        import torch
-
-        options = dict(
-            model=self.model,
-            runner="pooling",
-            hf_overrides=HF_OVERRIDES,
-            max_model_len=self.max_model_len,
-            dtype=dtype,
-        )
-        cuda = torch.cuda.is_available()
-        if quantization == "fp8":
-            if not cuda:
-                raise RerankerUnavailable(
-                    "fp8 weights need an NVIDIA GPU (Ada or Hopper); set KB_RERANK_QUANTIZATION=none on CPU"
-                )
-            options["quantization"] = "fp8"
-        step = batched_tokens(max_batched_tokens, torch.cuda.get_device_properties(0).total_memory if cuda else 0)
-        if step:
-            options["max_num_batched_tokens"] = step
-        if cuda:
-            options["gpu_memory_utilization"] = gpu_memory
-        else:
-            # no CUDA graphs on CPU, and torch.compile would only add start time
-            options["enforce_eager"] = True
-        return options
 
     @property
     def device(self) -> str:
@@ -192,6 +167,37 @@ class VllmReranker:
         for r in requests:
             r.result.set_result(probs[start : start + len(r.prompts)])
             start += len(r.prompts)
+
+
+def engine_options(
+    model: str, max_model_len: int, quantization: str, max_batched_tokens: int, gpu_memory: float, dtype: str
+) -> dict:
+    """Keyword arguments of vLLM's `LLM` for the reranker (arguments as in `VllmReranker`)."""
+    import torch
+
+    options = dict(
+        model=model,
+        runner="pooling",
+        hf_overrides=HF_OVERRIDES,
+        max_model_len=max_model_len,
+        dtype=dtype,
+    )
+    cuda = torch.cuda.is_available()
+    if quantization == "fp8":
+        if not cuda:
+            raise RerankerUnavailable(
+                "fp8 weights need an NVIDIA GPU (Ada or Hopper); set KB_RERANK_QUANTIZATION=none on CPU"
+            )
+        options["quantization"] = "fp8"
+    step = batched_tokens(max_batched_tokens, torch.cuda.get_device_properties(0).total_memory if cuda else 0)
+    if step:
+        options["max_num_batched_tokens"] = step
+    if cuda:
+        options["gpu_memory_utilization"] = gpu_memory
+    else:
+        # no CUDA graphs on CPU, and torch.compile would only add start time
+        options["enforce_eager"] = True
+    return options
 
 
 def batched_tokens(setting: int, gpu_bytes: int) -> int | None:
