@@ -9,7 +9,7 @@ through
 
     python scripts/bench_rerank.py --shape tiny --queries 4 --docs 20          # CPU smoke run
     python scripts/bench_rerank.py --shape 4b --json-out bench.json           # GPU, random 4B weights
-    python scripts/bench_rerank.py --model /models/Qwen3-Reranker-0.6B --fp8
+    python scripts/bench_rerank.py --model /models/Qwen3-Reranker-0.6B --fp8 --fp8-static
 
 Random-weight models of the released shapes are built on the fly (throughput does not depend on the
 weights). Needs only torch, transformers and vllm (0.24 or 0.32): no streamlit, chromadb or pypdf.
@@ -224,6 +224,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--docs", type=int, default=100)
     p.add_argument("--max-doc-tokens", type=int, default=1024)
     p.add_argument("--fp8", action="store_true", help="also measure fp8 weights (Spearman against bf16)")
+    p.add_argument(
+        "--fp8-static",
+        action="store_true",
+        help="also measure an fp8 checkpoint with calibrated static activation scales (app/rerank/fp8_static.py)",
+    )
     p.add_argument("--max-batched-tokens", type=int, help="vLLM max_num_batched_tokens (default: KB_ setting)")
     p.add_argument("--skip-transformers", action="store_true", help="skip the transformers baseline")
     p.add_argument("--json-out", type=Path)
@@ -259,6 +264,12 @@ def main(argv: list[str] | None = None) -> dict:
                 fp8 = _in_subprocess(dict(base, engine="vllm", fp8=True), tmp)
                 row["fp8"] = _row(fp8, model_dir, args.docs)
                 row["fp8"]["spearman_vs_bf16"] = _spearman(bf16["scores"], fp8["scores"])
+            if args.fp8_static:
+                static_dir = str(Path(tmp) / f"{Path(shape).name}-fp8-static")
+                converted = _in_subprocess(dict(base, engine="convert", out_dir=static_dir), tmp)
+                static = _in_subprocess(dict(base, model_dir=static_dir, engine="vllm", fp8=False), tmp)
+                row["fp8_static"] = _row(static, static_dir, args.docs) | converted
+                row["fp8_static"]["spearman_vs_bf16"] = _spearman(bf16["scores"], static["scores"])
             summary[Path(shape).name] = row
             done.append(shape)
             _write(summary, done, args)  # after each shape: a later failure keeps what was measured
@@ -292,6 +303,10 @@ def _measure_one(spec: dict) -> dict:
         build_random_reranker(Path(spec["model_dir"]), shape=spec["shape"], device=device)
         Path(spec["out"]).write_text("{}")
         return {}
+    if spec["engine"] == "convert":
+        result = convert_fp8_static(spec["model_dir"], spec["out_dir"], spec["max_doc_tokens"])
+        Path(spec["out"]).write_text(json.dumps(result))
+        return result
     workload = make_workload(spec["queries"], spec["docs"])
     if spec["engine"] == "transformers":
         result = bench_transformers(spec["model_dir"], workload, spec["max_doc_tokens"], device)
@@ -304,6 +319,28 @@ def _measure_one(spec: dict) -> dict:
     _print({spec["engine"]: result}, spec["engine"])
     Path(spec["out"]).write_text(json.dumps(result))
     return result
+
+
+def convert_fp8_static(model_dir: str, out_dir: str, max_doc_tokens: int) -> dict:
+    """The static fp8 checkpoint of `model_dir`, calibrated on workload-like pairs the timed phases never
+    use (seeds 50 and 51), with its emulated agreement on held-out pairs."""
+    from transformers import AutoTokenizer
+
+    from app.rerank.fp8_static import calibration_pairs, pair_prompts, quantize_fp8_static
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+
+    def prompts(seed: int, n: int) -> list[list[int]]:
+        texts = [doc for _, docs in make_workload(8, 40, seed=seed) for doc in docs]
+        return pair_prompts(tokenizer, calibration_pairs(texts, n, seed=seed), max_doc_tokens, [None])
+
+    t = time.perf_counter()
+    report = quantize_fp8_static(Path(model_dir), Path(out_dir), prompts(50, 128), prompts(51, 64))
+    return {
+        "convert_s": time.perf_counter() - t,
+        "calibration_prompts": report.calibration_prompts,
+        "emulated_spearman_vs_original": report.spearman,
+    }
 
 
 def _row(measured: dict, model_dir: str, docs: int) -> dict:
@@ -337,12 +374,13 @@ def _table(summary: dict, shapes: list[str]) -> str:
         f"{summary['workload']['docs']} documents, default instruction, seed 0.",
         "",
         "| shape | transformers p50 s | project p50 s | p95 s | p50, tokens cached | tokenizing p50 | pairs/s |"
-        " 8 callers pairs/s | floor p50 s | fp8 p50 s | fp8 p50, tokens cached | fp8 Spearman |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " 8 callers pairs/s | floor p50 s | fp8 p50 s | fp8 p50, tokens cached | fp8 Spearman |"
+        " fp8 static p50 s | fp8 static p50, tokens cached | fp8 static Spearman |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for shape in shapes:
         r = summary[Path(shape).name]
-        fp8 = r.get("fp8", {})
+        fp8, static = r.get("fp8", {}), r.get("fp8_static", {})
         cells = [
             Path(shape).name,
             _fmt(r.get("hf_p50_s")),
@@ -356,6 +394,9 @@ def _table(summary: dict, shapes: list[str]) -> str:
             _fmt(fp8.get("p50_s")),
             _fmt(fp8.get("cached_tokens_p50_s")),
             _fmt(fp8.get("spearman_vs_bf16"), 4),
+            _fmt(static.get("p50_s")),
+            _fmt(static.get("cached_tokens_p50_s")),
+            _fmt(static.get("spearman_vs_bf16"), 4),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Command: `{summary['command']}`"]

@@ -14,12 +14,14 @@ once and truncate it exactly (see `prompt.py`). The same call exists in vLLM 0.2
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import sys
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.errors import InvalidInput, RerankerUnavailable
 from app.rerank import prompt
@@ -70,7 +72,8 @@ class VllmReranker:
         Args:
             model: local path or Hugging Face id of a Qwen3-Reranker checkpoint.
             max_doc_tokens: documents are cut to this many tokens.
-            quantization: "none" or "fp8" (weights quantized on load).
+            quantization: "none" or "fp8" (weights quantized on load); a checkpoint written by
+                `kb rerank-fp8` is fp8 already and needs neither.
             max_batched_tokens: vLLM max_num_batched_tokens; 0 picks one (see `batched_tokens`).
             gpu_memory: fraction of GPU memory for the engine (ignored on CPU).
             dtype: "auto" follows the checkpoint's dtype.
@@ -183,11 +186,16 @@ def engine_options(
         dtype=dtype,
     )
     cuda = torch.cuda.is_available()
+    if quantization == "fp8" and not cuda:
+        raise RerankerUnavailable(
+            "fp8 weights need an NVIDIA GPU (Ada or Hopper); set KB_RERANK_QUANTIZATION=none on CPU"
+        )
+    if _fp8_checkpoint(model) and not cuda:
+        raise RerankerUnavailable(
+            f"{model} is an fp8 checkpoint (`kb rerank-fp8`), which needs an NVIDIA GPU (Ada or Hopper); "
+            "on CPU point KB_RERANK_MODEL at the original model"
+        )
     if quantization == "fp8":
-        if not cuda:
-            raise RerankerUnavailable(
-                "fp8 weights need an NVIDIA GPU (Ada or Hopper); set KB_RERANK_QUANTIZATION=none on CPU"
-            )
         options["quantization"] = "fp8"
     step = batched_tokens(max_batched_tokens, torch.cuda.get_device_properties(0).total_memory if cuda else 0)
     if step:
@@ -198,6 +206,14 @@ def engine_options(
         # no CUDA graphs on CPU, and torch.compile would only add start time
         options["enforce_eager"] = True
     return options
+
+
+def _fp8_checkpoint(model: str) -> bool:
+    """Whether `model` is a local checkpoint stored in fp8 (vLLM reads its quantization from the config)."""
+    config = Path(model) / "config.json"
+    if not config.is_file():
+        return False
+    return json.loads(config.read_text()).get("quantization_config", {}).get("quant_method") == "fp8"
 
 
 def batched_tokens(setting: int, gpu_bytes: int) -> int | None:
