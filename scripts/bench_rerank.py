@@ -255,24 +255,31 @@ def main(argv: list[str] | None = None) -> dict:
             base = dict(model_dir=model_dir, queries=args.queries, docs=args.docs, max_doc_tokens=args.max_doc_tokens)
             base["max_batched_tokens"] = args.max_batched_tokens
             row: dict = {}
+            summary[Path(shape).name] = row
             if not args.skip_transformers:
                 row["hf_p50_s"] = _in_subprocess(dict(base, engine="transformers"), tmp)["p50_s"]
-            bf16 = _in_subprocess(dict(base, engine="vllm", fp8=False), tmp)
-            summary["device"] = row["device"] = bf16["device"]
-            row.update(_row(bf16, model_dir, args.docs))
-            if args.fp8:
-                fp8 = _in_subprocess(dict(base, engine="vllm", fp8=True), tmp)
-                row["fp8"] = _row(fp8, model_dir, args.docs)
-                row["fp8"]["spearman_vs_bf16"] = _spearman(bf16["scores"], fp8["scores"])
+            # The fp8 variants first and every result written as soon as it exists: on a lent GPU the
+            # lease can end mid-run, and the bf16 engine is the one measured most often before.
+            scores: dict[str, list] = {}
             if args.fp8_static:
                 static_dir = str(Path(tmp) / f"{Path(shape).name}-fp8-static")
                 converted = _in_subprocess(dict(base, engine="convert", out_dir=static_dir), tmp)
                 static = _in_subprocess(dict(base, model_dir=static_dir, engine="vllm", fp8=False), tmp)
                 row["fp8_static"] = _row(static, static_dir, args.docs) | converted
-                row["fp8_static"]["spearman_vs_bf16"] = _spearman(bf16["scores"], static["scores"])
-            summary[Path(shape).name] = row
+                scores["fp8_static"] = static["scores"]
+                _write(summary, done + [shape], args)
+            if args.fp8:
+                fp8 = _in_subprocess(dict(base, engine="vllm", fp8=True), tmp)
+                row["fp8"] = _row(fp8, model_dir, args.docs)
+                scores["fp8"] = fp8["scores"]
+                _write(summary, done + [shape], args)
+            bf16 = _in_subprocess(dict(base, engine="vllm", fp8=False), tmp)
+            summary["device"] = row["device"] = bf16["device"]
+            row.update(_row(bf16, model_dir, args.docs))
+            for variant, variant_scores in scores.items():
+                row[variant]["spearman_vs_bf16"] = _spearman(bf16["scores"], variant_scores)
             done.append(shape)
-            _write(summary, done, args)  # after each shape: a later failure keeps what was measured
+            _write(summary, done, args)
     print(_table(summary, done))
     return summary
 
@@ -305,6 +312,7 @@ def _measure_one(spec: dict) -> dict:
         return {}
     if spec["engine"] == "convert":
         result = convert_fp8_static(spec["model_dir"], spec["out_dir"], spec["max_doc_tokens"])
+        _print({"convert": result}, "convert")
         Path(spec["out"]).write_text(json.dumps(result))
         return result
     workload = make_workload(spec["queries"], spec["docs"])
@@ -316,7 +324,8 @@ def _measure_one(spec: dict) -> dict:
         )
         result["matmul_flops_per_s"] = max(matmul_rate(device).values())
         result["device"] = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
-    _print({spec["engine"]: result}, spec["engine"])
+    label = f"{spec['engine']}{' fp8' if spec.get('fp8') else ''} {Path(spec['model_dir']).name}"
+    _print({label: result}, label)
     Path(spec["out"]).write_text(json.dumps(result))
     return result
 
@@ -384,13 +393,13 @@ def _table(summary: dict, shapes: list[str]) -> str:
         cells = [
             Path(shape).name,
             _fmt(r.get("hf_p50_s")),
-            _fmt(r["p50_s"]),
-            _fmt(r["p95_s"]),
-            _fmt(r["cached_tokens_p50_s"]),
-            _fmt(r["tokenize_p50_s"]),
-            _fmt(r["pairs_per_s"], 0),
-            _fmt(r["concurrent_pairs_per_s"], 0),
-            _fmt(r["floor_p50_s"]),
+            _fmt(r.get("p50_s")),
+            _fmt(r.get("p95_s")),
+            _fmt(r.get("cached_tokens_p50_s")),
+            _fmt(r.get("tokenize_p50_s")),
+            _fmt(r.get("pairs_per_s"), 0),
+            _fmt(r.get("concurrent_pairs_per_s"), 0),
+            _fmt(r.get("floor_p50_s")),
             _fmt(fp8.get("p50_s")),
             _fmt(fp8.get("cached_tokens_p50_s")),
             _fmt(fp8.get("spearman_vs_bf16"), 4),
