@@ -47,7 +47,10 @@ class Settings:
     )
     rerank_timeout_s: float = _setting("KB_RERANK_TIMEOUT", 60.0, "Seconds to wait for the remote reranker.")
     rerank_quantization: str = _setting(
-        "KB_RERANK_QUANTIZATION", "none", "`none` or `fp8` weights for the in-process vLLM engine."
+        "KB_RERANK_QUANTIZATION",
+        "none",
+        "`none` or `fp8` weights for the in-process vLLM engine (a `kb rerank-fp8` checkpoint is fp8 already: "
+        "keep `none`).",
     )
     rerank_max_batched_tokens: int = _setting(
         "KB_RERANK_MAX_BATCHED_TOKENS",
