@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
             base["max_batched_tokens"] = args.max_batched_tokens
             row: dict = {}
             summary[Path(shape).name] = row
+            done.append(shape)
             if not args.skip_transformers:
                 row["hf_p50_s"] = _in_subprocess(dict(base, engine="transformers"), tmp)["p50_s"]
             # The fp8 variants first and every result written as soon as it exists: on a lent GPU the
@@ -264,21 +265,19 @@ def main(argv: list[str] | None = None) -> dict:
             if args.fp8_static:
                 static_dir = str(Path(tmp) / f"{Path(shape).name}-fp8-static")
                 converted = _in_subprocess(dict(base, engine="convert", out_dir=static_dir), tmp)
-                static = _in_subprocess(dict(base, model_dir=static_dir, engine="vllm", fp8=False), tmp)
+                static = _run_vllm(dict(base, model_dir=static_dir, fp8=False), tmp, summary, row)
                 row["fp8_static"] = _row(static, static_dir, args.docs) | converted
                 scores["fp8_static"] = static["scores"]
-                _write(summary, done + [shape], args)
+                _write(summary, done, args)
             if args.fp8:
-                fp8 = _in_subprocess(dict(base, engine="vllm", fp8=True), tmp)
+                fp8 = _run_vllm(dict(base, fp8=True), tmp, summary, row)
                 row["fp8"] = _row(fp8, model_dir, args.docs)
                 scores["fp8"] = fp8["scores"]
-                _write(summary, done + [shape], args)
-            bf16 = _in_subprocess(dict(base, engine="vllm", fp8=False), tmp)
-            summary["device"] = row["device"] = bf16["device"]
+                _write(summary, done, args)
+            bf16 = _run_vllm(dict(base, fp8=False), tmp, summary, row)
             row.update(_row(bf16, model_dir, args.docs))
             for variant, variant_scores in scores.items():
                 row[variant]["spearman_vs_bf16"] = _spearman(bf16["scores"], variant_scores)
-            done.append(shape)
             _write(summary, done, args)
     print(_table(summary, done))
     return summary
@@ -290,6 +289,14 @@ def _write(summary: dict, shapes: list[str], args) -> None:
         args.json_out.write_text(json.dumps(summary, indent=2) + "\n")
     if args.md_out:
         args.md_out.write_text(_table(summary, shapes) + "\n")
+
+
+def _run_vllm(spec: dict, tmp: str, summary: dict, row: dict) -> dict:
+    """One measurement of the project's reranker; its device is recorded at once, so that results written
+    before the bf16 engine has run name it too."""
+    result = _in_subprocess(dict(spec, engine="vllm"), tmp)
+    summary["device"] = row["device"] = result["device"]
+    return result
 
 
 def _in_subprocess(spec: dict, tmp: str) -> dict:
