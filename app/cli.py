@@ -52,12 +52,11 @@ def _runtime() -> Runtime:
 
 def cmd_ingest(args) -> int:
     from app.progress import TerminalProgress
-    from ingest.pipeline import ingest_paths
+    from app.service import documents
 
-    rt = _runtime()
     failed = 0
     bars = TerminalProgress()
-    for outcome in ingest_paths(rt, args.kb, [Path(p) for p in args.paths], progress_for=bars.for_file):
+    for outcome in documents.ingest_files(_runtime(), args.kb, [Path(p) for p in args.paths], bars.for_group):
         bars.close()
         print(outcome.summary(), flush=True)
         failed += not outcome.ok
@@ -65,11 +64,10 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from app.search import search
+    from app.service import search
 
-    rt = _runtime()
-    result = search(
-        rt,
+    answer = search.run(
+        _runtime(),
         args.kb,
         args.question,
         instruction=args.instruction,
@@ -77,7 +75,9 @@ def cmd_search(args) -> int:
         recall_k=args.recall,
         recall_mode=args.recall_mode,
         rerank=not args.no_rerank,
+        context=False,
     )
+    result = answer.result
     if result.rerank_note:
         print(f"note: {result.rerank_note}", file=sys.stderr)
     if args.json:
@@ -92,49 +92,54 @@ def cmd_search(args) -> int:
         print(f"{hit.rank}. {hit.score:.4f}  {chunk.doc_name}{where}{moved}")
         print(textwrap.indent(textwrap.fill(chunk.text, width=100), "   "))
         print()
+    print(_timings(result.timings), file=sys.stderr)
     return 0
 
 
+def _timings(timings: dict[str, float]) -> str:
+    """'recall 0.024 s, rerank 0.310 s'."""
+    return ", ".join(f"{stage.removesuffix('_s')} {seconds:.3f} s" for stage, seconds in timings.items())
+
+
 def cmd_list(args) -> int:
+    from app.service import documents, kbs
+
     rt = _runtime()
     if args.kb:
-        kb = rt.catalog.get_kb(args.kb)
-        for d in rt.catalog.documents(kb):
+        for d in documents.listing(rt, args.kb):
             pages = "-" if d.pages is None else d.pages
             print(f"{d.name}\tpages={pages}\tchunks={d.chunks}\tbytes={d.size}\tid={d.doc_id[:12]}")
         return 0
-    kbs = rt.catalog.list_kbs()
-    if not kbs:
+    summaries = kbs.summaries(rt)
+    if not summaries:
         print("no knowledge bases yet: `kb ingest PATH --kb NAME` creates one")
-    for kb in kbs:
-        docs = rt.catalog.documents(kb)
-        chunks = sum(d.chunks for d in docs)
-        print(f"{kb.name}\tdocuments={len(docs)}\tchunks={chunks}\tmodel={kb.embed_model} ({kb.embed_dim}-d)")
+    for kb in summaries:
+        print(f"{kb.name}\tdocuments={kb.documents}\tchunks={kb.chunks}\tmodel={kb.embed_model} ({kb.embed_dim}-d)")
     return 0
 
 
 def cmd_delete(args) -> int:
-    from ingest.pipeline import delete_document
+    from app.service import documents
 
-    doc = delete_document(_runtime(), args.kb, args.doc)
+    doc = documents.delete(_runtime(), args.kb, args.doc)
     print(f"deleted {doc.name} ({doc.chunks} chunks) from {args.kb}")
     return 0
 
 
 def cmd_drop(args) -> int:
-    from ingest.pipeline import drop_kb
+    from app.service import kbs
 
-    drop_kb(_runtime(), args.kb)
+    kbs.drop(_runtime(), args.kb)
     print(f"dropped knowledge base {args.kb}")
     return 0
 
 
 def cmd_reindex(args) -> int:
-    from ingest.reindex import reindex_kb
+    from app.service import kbs
 
     rt = _runtime()
     failed = 0
-    for outcome in reindex_kb(rt, args.kb):
+    for outcome in kbs.reindex(rt, args.kb):
         print(outcome.summary(), flush=True)
         failed += not outcome.ok
     print(f"re-indexed {args.kb} with {rt.settings.embed_model}")
@@ -162,22 +167,20 @@ def cmd_rerank_fp8(args) -> int:
     from app.errors import InvalidInput
     from app.rerank.fp8_static import calibration_pairs, pair_prompts, quantize_fp8_static
     from app.rerank.service import default_model, locate_model
+    from app.service import kbs
 
     rt = _runtime()
-    kb = rt.open_kb(args.kb)
-    texts = [chunk.text for chunk in rt.store.iter_chunks(kb)]
+    texts, instructions = kbs.calibration_inputs(rt, args.kb)
     if len(texts) < 2:
-        raise InvalidInput(f"{kb.name} has {len(texts)} chunks: ingest documents to calibrate on first")
+        raise InvalidInput(f"{args.kb} has {len(texts)} chunks: ingest documents to calibrate on first")
     out = Path(args.out)
     if out.exists():
         raise InvalidInput(f"{out} already exists; choose a new directory")
     model = locate_model(args.model or rt.settings.rerank_model or default_model())
-    # the instructions this knowledge base is searched with: the default and its saved presets
-    instructions = [None, *rt.catalog.presets(kb).values()]
     pairs = calibration_pairs(texts, args.prompts + FP8_CHECK_PROMPTS, seed=0)
     prompts = pair_prompts(AutoTokenizer.from_pretrained(model), pairs, rt.settings.max_doc_tokens, instructions)
     held_out = min(FP8_CHECK_PROMPTS, len(prompts) // 5)
-    print(f"calibrating {model} on {len(prompts) - held_out} pairs from {kb.name}", file=sys.stderr)
+    print(f"calibrating {model} on {len(prompts) - held_out} pairs from {args.kb}", file=sys.stderr)
     report = quantize_fp8_static(Path(model), out, prompts[held_out:], prompts[:held_out])
     if report.spearman is not None:
         print(

@@ -1,4 +1,4 @@
-"""Measure retrieval on a BEIR-format collection: `kb eval DIR` and the app call this.
+"""Measure retrieval on a BEIR-format collection: `kb eval DIR` and scripts/eval_table.py call this.
 
 The corpus is ingested like any upload (each entry one document, chunked), into a temporary
 knowledge base in a temporary data dir, so the user's own data is never touched. Chunk hits are
@@ -127,10 +127,7 @@ def ingested(
     collection = BeirCollection.load(folder)
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
         settings = dataclasses.replace(rt.settings, data_dir=Path(tmp), chroma_host="")
-        scratch = Runtime(settings)
-        scratch.__dict__["embedder"] = rt.embedder  # share the loaded models
-        if reranker:
-            scratch.__dict__["reranker"] = rt.reranker
+        scratch = Runtime(settings, embedder=rt.embedder, reranker=rt.reranker if reranker else None)
         started = time.perf_counter()
         twins = _ingest_corpus(scratch, collection, progress)
         ingest_s = time.perf_counter() - started

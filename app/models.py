@@ -21,8 +21,8 @@ class Page:
 class Chunk:
     """A piece of a document that is embedded, indexed and returned by search.
 
-    `char_start` is an offset into the text of page `page`; `char_end` into the text of `page_end`
-    (the same page unless the chunk crosses a page break).
+    A chunk never crosses a page break (`ingest.chunking`): `char_start` and `char_end` are offsets into
+    the text of page `page`, or of the whole file for documents without pages.
     """
 
     chunk_id: str
@@ -31,18 +31,13 @@ class Chunk:
     position: int
     text: str
     page: int | None = None
-    page_end: int | None = None
     char_start: int = 0
     char_end: int = 0
 
     @property
     def page_label(self) -> str:
-        """'p. 3', 'pp. 3-4' or '' for non-paged documents."""
-        if self.page is None:
-            return ""
-        if self.page_end is None or self.page_end == self.page:
-            return f"p. {self.page}"
-        return f"pp. {self.page}-{self.page_end}"
+        """'p. 3', or '' for documents without pages."""
+        return "" if self.page is None else f"p. {self.page}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +72,6 @@ class Hit:
         return {
             "doc": c.chunk.doc_name,
             "page": c.chunk.page,
-            "page_end": c.chunk.page_end,
             "text": c.chunk.text,
             "score": self.score,
             "rank": self.rank,
@@ -109,11 +103,17 @@ class Document:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """What `search()` returns: the hits, the instruction in effect and why reranking was off, if it was."""
+    """What `search()` returns: the hits, the instruction in effect and why reranking was off, if it was.
+
+    `recall_hits` are the first top-N candidates in recall order (what the hits were before reranking), so
+    the Search page can show both orders from one recall. `timings` holds `recall_s` and, when reranked,
+    `rerank_s`.
+    """
 
     hits: list[Hit]
     instruction: str
     recall_mode: str
     reranked: bool
     rerank_note: str = ""
+    recall_hits: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

@@ -1,26 +1,25 @@
-"""A terminal progress bar per file for `kb ingest`, fed by the pipeline's stage callbacks."""
+"""A terminal progress bar for `kb ingest`, fed by the pipeline's stage callbacks."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 
 class TerminalProgress:
-    """One tqdm bar per file; its description shows the stage, its count the chunks embedded."""
+    """One tqdm bar per group of files; its description shows the stage, its count the chunks embedded."""
 
     def __init__(self):
         self._bar = None
 
-    def for_file(self, path: Path):
+    def for_group(self, label: str):
         from tqdm import tqdm
 
         self.close()
-        self._bar = tqdm(total=1, desc=f"{path.name} [parse]", unit="chunk", file=sys.stderr, leave=False)
+        self._bar = tqdm(total=1, desc=f"{label} [parse]", unit="chunk", file=sys.stderr, leave=False)
 
         def update(stage: str, done: int, total: int) -> None:
             bar = self._bar
-            bar.set_description_str(f"{path.name} [{stage}]", refresh=False)
+            bar.set_description_str(f"{label} [{stage}]", refresh=False)
             if stage == "embed":  # the one long stage: count its chunks; the others just name themselves
                 if bar.total != total:
                     bar.reset(total=total)

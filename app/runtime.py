@@ -1,7 +1,9 @@
-"""The heavy resources of one process, each built on first use and then shared.
+"""The heavy resources of one process, each passed in or built on first use, then shared.
 
-The CLI makes one Runtime per command; the Streamlit app keeps one per process behind
-`st.cache_resource`. Everything here is safe to share between threads: the catalog opens a
+Every front end builds its runtime the same way: `Runtime(settings, embedder=..., reranker=...)`.
+The CLI passes nothing (each resource is built from the settings when first needed); the Streamlit
+app passes the process-wide cached models (`app/ui/resources.py`); tests and `kb eval` pass models
+they already loaded. Everything here is safe to share between threads: the catalog opens a
 connection per call, the embedder and reranker guard their models, and Chroma clients are
 thread-safe.
 """
@@ -9,52 +11,94 @@ thread-safe.
 from __future__ import annotations
 
 import threading
-from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 from app.catalog import Catalog, KnowledgeBase
 from app.config import Settings, load_settings
-from app.errors import EmbeddingModelMismatch
+from app.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound
+
+if TYPE_CHECKING:
+    from app.lexical import LexicalIndex
+    from app.rerank.service import RerankService
+    from app.store import VectorStore
+
+
+class TextEmbedder(Protocol):
+    """What ingest and recall need of an embedding model (`app.embed.Embedder` is the real one)."""
+
+    name: str
+    dim: int
+
+    @property
+    def tokenizer(self): ...
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 class Runtime:
-    def __init__(self, settings: Settings | None = None):
+    """Args:
+        settings: the configuration (default: the `KB_*` environment).
+        embedder, store, reranker: already built resources to use; each one left out is built from
+            `settings` the first time it is used (loading a model takes seconds, so nothing loads early).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: TextEmbedder | None = None,
+        store: VectorStore | None = None,
+        reranker: RerankService | None = None,
+    ):
         self.settings = settings or load_settings()
-        self._lock = threading.Lock()
-        self._lexical: dict[str, object] = {}
+        self.catalog = Catalog(self.settings.catalog_path)
+        self._embedder, self._store, self._reranker = embedder, store, reranker
+        self._build_lock = threading.Lock()  # held while a model loads: two threads never build one twice
+        self._lexical_lock = threading.Lock()
+        self._lexical: dict[str, LexicalIndex] = {}
 
-    @cached_property
-    def catalog(self) -> Catalog:
-        return Catalog(self.settings.catalog_path)
+    @property
+    def embedder(self) -> TextEmbedder:
+        with self._build_lock:
+            if self._embedder is None:
+                from app.embed import Embedder
 
-    @cached_property
-    def store(self):
-        from app.store import VectorStore
+                self._embedder = Embedder(self.settings.embed_model)
+            return self._embedder
 
-        return VectorStore(self.settings)
+    @property
+    def store(self) -> VectorStore:
+        with self._build_lock:
+            if self._store is None:
+                from app.store import VectorStore
 
-    @cached_property
-    def embedder(self):
-        from app.embed import Embedder
+                self._store = VectorStore(self.settings)
+            return self._store
 
-        return Embedder(self.settings.embed_model)
+    @property
+    def reranker(self) -> RerankService:
+        with self._build_lock:
+            if self._reranker is None:
+                from app.rerank.service import RerankService
 
-    @cached_property
-    def reranker(self):
-        from app.rerank.service import RerankService
+                self._reranker = RerankService(self.settings)
+            return self._reranker
 
-        return RerankService(self.settings)
-
-    def lexical(self, kb: KnowledgeBase):
+    def lexical(self, kb: KnowledgeBase) -> LexicalIndex:
         """The BM25 index of a knowledge base, opened once per process."""
         from app.lexical import LexicalIndex
 
-        with self._lock:
+        with self._lexical_lock:
             if kb.key not in self._lexical:
                 self._lexical[kb.key] = LexicalIndex(self.settings.kb_dir(kb.key) / "bm25")
             return self._lexical[kb.key]
 
     def forget_lexical(self, kb: KnowledgeBase) -> None:
-        with self._lock:
+        with self._lexical_lock:
             self._lexical.pop(kb.key, None)
 
     def open_kb(self, name: str) -> KnowledgeBase:
@@ -70,8 +114,6 @@ class Runtime:
         return kb
 
     def open_or_create_kb(self, name: str) -> KnowledgeBase:
-        from app.errors import KnowledgeBaseNotFound
-
         try:
             return self.open_kb(name)
         except KnowledgeBaseNotFound:

@@ -29,7 +29,7 @@ def search(
     """Args:
         instruction: the reranker's task description; None or blank uses the default.
         top_n, recall_k, recall_mode: None takes the configured value.
-        rerank: False returns recall order (the UI's side-by-side view uses it).
+        rerank: False returns recall order.
     """
     query = query.strip()
     if not query:
@@ -45,6 +45,7 @@ def search(
     candidates = recall(rt, kb, query, recall_k, recall_mode)
     timings = {"recall_s": time.perf_counter() - started}
 
+    recall_hits = [Hit(c, rank=c.recall_rank, score=c.recall_score, reranked=False) for c in candidates[:top_n]]
     note = ""
     if not rerank:
         note = "reranking switched off for this search"
@@ -59,10 +60,10 @@ def search(
         else:
             timings["rerank_s"] = time.perf_counter() - started
             hits = rerank_hits(candidates, scores)[:top_n]
-            return SearchResult(hits, instruction, recall_mode, True, timings=timings)
-
-    hits = [Hit(c, rank=c.recall_rank, score=c.recall_score, reranked=False) for c in candidates[:top_n]]
-    return SearchResult(hits, instruction, recall_mode, False, rerank_note=note, timings=timings)
+            return SearchResult(hits, instruction, recall_mode, True, recall_hits=recall_hits, timings=timings)
+    return SearchResult(
+        recall_hits, instruction, recall_mode, False, rerank_note=note, recall_hits=recall_hits, timings=timings
+    )
 
 
 def rerank_hits(candidates: list[Candidate], scores: list[float]) -> list[Hit]:

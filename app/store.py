@@ -155,7 +155,6 @@ def _metadata(c: Chunk) -> dict:
     # Chroma metadata values cannot be None: absent keys mean "no page".
     if c.page is not None:
         meta["page"] = c.page
-        meta["page_end"] = c.page_end if c.page_end is not None else c.page
     return meta
 
 
@@ -167,7 +166,6 @@ def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
         position=int(meta["position"]),
         text=text,
         page=meta.get("page"),
-        page_end=meta.get("page_end"),
         char_start=int(meta.get("char_start", 0)),
         char_end=int(meta.get("char_end", 0)),
     )

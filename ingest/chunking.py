@@ -92,8 +92,8 @@ def chunk_pages(
     Example:
         >>> chunk_pages([Page(1, "One. Two. Three.")], doc_id="d", doc_name="a.pdf",
         ...             tokenizer=tok, chunk_tokens=4, overlap=2)  # doctest: +SKIP
-        [Chunk(chunk_id='d:0', ..., text='One. Two.', page=1, page_end=1, char_start=0, char_end=9),
-         Chunk(chunk_id='d:1', ..., text='Two. Three.', page=1, page_end=1, char_start=5, char_end=16)]
+        [Chunk(chunk_id='d:0', ..., text='One. Two.', page=1, char_start=0, char_end=9),
+         Chunk(chunk_id='d:1', ..., text='Two. Three.', page=1, char_start=5, char_end=16)]
     """
     if chunk_tokens <= 0:
         raise ValueError(f"chunk_tokens must be positive (got {chunk_tokens})")
@@ -252,7 +252,6 @@ def _make_chunk(pages: list[Page], run: list[_Piece], doc_id: str, doc_name: str
         position=position,
         text=page.text[first.start : last.end],
         page=page.number,
-        page_end=page.number,
         char_start=first.start,
         char_end=last.end,
     )

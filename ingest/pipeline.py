@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +30,24 @@ from ingest.loaders import SUPPORTED_EXTENSIONS, LoadedDocument, load_document
 # stage name, units done, units in all; the stages are parse, chunk, embed, store
 Progress = Callable[[str, int, int], None]
 EMBED_BATCH = 256
+# `kb ingest` reads and embeds files in groups this large, so many small files share embedding batches.
+PATH_BATCH_FILES = 64
+PATH_BATCH_BYTES = 64 * 2**20
+
+
+class IngestStatus(str, Enum):
+    """What happened to one file; the value is the word the CLI and the pages print."""
+
+    ADDED = "added"
+    UNCHANGED = "unchanged"  # the same bytes are stored already
+    REPLACED = "replaced"  # a new version of a file with the same name
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
 class IngestOutcome:
     name: str
-    status: str  # added | unchanged | replaced | failed
+    status: IngestStatus
     doc_id: str | None = None
     pages: int | None = None
     chunks: int = 0
@@ -42,14 +55,28 @@ class IngestOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status != IngestStatus.FAILED
 
     def summary(self) -> str:
-        if self.status == "failed":
+        if not self.ok:
             return f"{self.name}: failed: {self.message}"
         detail = f"{self.chunks} chunks" if self.pages is None else f"{self.pages} pages, {self.chunks} chunks"
         note = f" ({self.message})" if self.message else ""
-        return f"{self.name}: {self.status}, {detail}{note}"
+        return f"{self.name}: {self.status.value}, {detail}{note}"
+
+    def as_json(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "doc_id": self.doc_id,
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "message": self.message,
+        }
+
+
+def failed(name: str, message: str, doc_id: str | None = None) -> IngestOutcome:
+    return IngestOutcome(name, IngestStatus.FAILED, doc_id, message=message)
 
 
 def document_id(data: bytes) -> str:
@@ -115,7 +142,7 @@ def _prepare(
     existing = rt.catalog.get_document(kb, doc_id)
     if doc_id in seen or (existing is not None and existing.status == READY):
         chunks = existing.chunks if existing else 0
-        return IngestOutcome(name, "unchanged", doc_id, existing.pages if existing else None, chunks)
+        return IngestOutcome(name, IngestStatus.UNCHANGED, doc_id, existing.pages if existing else None, chunks)
     seen.add(doc_id)
     try:
         progress("parse", 0, 1)
@@ -132,7 +159,7 @@ def _prepare(
         if not chunks:
             raise IngestError("no text to index")
     except Exception as exc:
-        return IngestOutcome(name, "failed", doc_id, message=_reason(exc))
+        return failed(name, _reason(exc), doc_id)
     older = [d.doc_id for d in rt.catalog.documents(kb) if d.name == name]
     return _Prepared(name, data, doc_id, loaded, chunks, older)
 
@@ -163,7 +190,7 @@ def _store_batch(
     except Exception as exc:
         for p in docs:
             _discard(rt, kb, p.doc_id)
-        return {i: IngestOutcome(p.name, "failed", p.doc_id, message=_reason(exc)) for i, p in batch}
+        return {i: failed(p.name, _reason(exc), p.doc_id) for i, p in batch}
 
     outcomes = {}
     for i, p in batch:
@@ -171,7 +198,7 @@ def _store_batch(
         rt.catalog.commit_document(kb, p.doc_id, pages, len(p.chunks), replaces=p.older)
         for old in p.older:
             _discard(rt, kb, old)
-        status = "replaced" if p.older else "added"
+        status = IngestStatus.REPLACED if p.older else IngestStatus.ADDED
         outcomes[i] = IngestOutcome(p.name, status, p.doc_id, pages, len(p.chunks), "; ".join(p.loaded.warnings))
     progress("store", 1, 1)
     return outcomes
@@ -185,19 +212,39 @@ def ingest_paths(
     rt: Runtime,
     kb_name: str,
     paths: Iterable[Path],
-    progress_for: Callable[[Path], Progress] | None = None,
+    progress_for: Callable[[str], Progress] | None = None,
 ) -> Iterator[IngestOutcome]:
-    """Ingest files and folders (recursively, supported types only), yielding one outcome a file."""
+    """Ingest files and folders (recursively, supported types only), yielding one outcome a file, in order.
+
+    Files go through `ingest_many` in groups (PATH_BATCH_FILES files or PATH_BATCH_BYTES), so small files
+    share embedding batches; `progress_for(label)` gives the progress callback of one group.
+    """
     kb = rt.open_or_create_kb(kb_name)
     recover(rt, kb)
+    group: list[tuple[Path, bytes]] = []
+    size = 0
+
+    def flush() -> Iterator[IngestOutcome]:
+        if not group:
+            return
+        label = group[0][0].name if len(group) == 1 else f"{len(group)} files"
+        progress = progress_for(label) if progress_for else None
+        yield from ingest_many(rt, kb, [(path.name, data) for path, data in group], progress)
+
     for path in expand_paths(paths):
         try:
             data = path.read_bytes()
         except OSError as exc:
-            yield IngestOutcome(path.name, "failed", message=f"cannot read file: {exc.strerror}")
+            yield from flush()  # the files before it keep their place in the output
+            group, size = [], 0
+            yield failed(path.name, f"cannot read file: {exc.strerror}")
             continue
-        progress = progress_for(path) if progress_for else None
-        yield ingest_bytes(rt, kb, path.name, data, progress)
+        group.append((path, data))
+        size += len(data)
+        if len(group) >= PATH_BATCH_FILES or size >= PATH_BATCH_BYTES:
+            yield from flush()
+            group, size = [], 0
+    yield from flush()
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:

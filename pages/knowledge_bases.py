@@ -5,15 +5,15 @@ import time
 import streamlit as st
 
 from app.errors import KBError
-from app.ui import library, resources, sidebar
-from ingest.pipeline import drop_kb
+from app.service import kbs
+from app.ui import resources, sidebar
 
 CONFIRM = "confirm_drop_kb"
 
 rt = resources.runtime()
 st.title("Knowledge bases")
 
-summaries = library.kb_summaries(rt)
+summaries = kbs.summaries(rt)
 if summaries:
     st.dataframe(
         [
@@ -37,7 +37,7 @@ with st.form("create_kb", clear_on_submit=True):
     if st.form_submit_button("Create"):
         try:
             with st.spinner("Creating…"):
-                kb = library.create_kb(rt, name)
+                kb = kbs.create(rt, name)
         except KBError as exc:
             st.error(str(exc))
         else:
@@ -51,7 +51,7 @@ if current is not None:
         new_name = st.text_input("Rename to", value=current)
         if st.form_submit_button("Rename"):
             try:
-                kb = rt.catalog.rename_kb(current, new_name)
+                kb = kbs.rename(rt, current, new_name)
             except KBError as exc:
                 st.error(str(exc))
             else:
@@ -64,7 +64,7 @@ if current is not None:
         st.warning(f"Delete **{current}** with all its documents, vectors and saved presets? This cannot be undone.")
         yes, no = st.columns(2)
         if yes.button("Yes, delete the knowledge base", type="primary"):
-            drop_kb(rt, current)
+            kbs.drop(rt, current)
             st.session_state.pop(CONFIRM)
             sidebar.select_kb(None)
             st.rerun()

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from app.errors import KBError
-from app.ui import library, nav, resources, sidebar, upload
+from app.service import documents
+from app.ui import nav, resources, sidebar, upload
 
 CONFIRM = "confirm_delete_doc"
 
@@ -15,17 +16,17 @@ if kb_name is None:
     st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
     st.stop()
 
-docs = library.documents(rt, kb_name)
+docs = documents.listing(rt, kb_name)
 st.caption(f"{len(docs)} document{'' if len(docs) == 1 else 's'} in **{kb_name}**")
 if not docs:
     st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
     st.stop()
 
-st.dataframe(library.document_rows(rt, kb_name), hide_index=True, width="stretch")
+st.dataframe([vars(row) for row in documents.rows(docs)], hide_index=True, width="stretch")
 doc = st.selectbox("Document", docs, format_func=lambda d: d.name, key="library_doc")
 
 left, middle, right = st.columns(3)
-path = library.download_path(rt, kb_name, doc.doc_id)
+path = documents.original(rt, kb_name, doc.doc_id)
 if path is not None:
     left.download_button("Download original", data=path.read_bytes, file_name=doc.name, width="stretch")
 if middle.button("Re-ingest", width="stretch", help="Parse, chunk and embed it again from the kept original"):
@@ -36,7 +37,7 @@ if middle.button("Re-ingest", width="stretch", help="Parse, chunk and embed it a
             text = upload.progress_text(doc.name, stage, n, total)
             bar.progress(upload.progress_fraction(stage, n, total), text=text)
 
-        outcome = library.reingest(rt, kb_name, doc, progress=show)
+        outcome = documents.reingest(rt, kb_name, doc, progress=show)
         box.update(label=upload.outcome_label(outcome), state=upload.outcome_state(outcome), expanded=False)
 if right.button("Delete…", width="stretch"):
     st.session_state[CONFIRM] = doc.doc_id
@@ -46,7 +47,7 @@ if st.session_state.get(CONFIRM) == doc.doc_id:
     yes, no = st.columns(2)
     if yes.button("Yes, delete it", type="primary"):
         try:
-            library.delete(rt, kb_name, doc.doc_id)
+            documents.delete(rt, kb_name, doc.doc_id)
         except KBError as exc:
             st.error(str(exc))
         st.session_state.pop(CONFIRM)
@@ -56,7 +57,7 @@ if st.session_state.get(CONFIRM) == doc.doc_id:
         st.rerun()
 
 st.subheader("Chunks")
-chunks = library.document_chunks(rt, kb_name, doc.doc_id)
+chunks = documents.chunks(rt, kb_name, doc.doc_id)
 st.dataframe(
     [{"#": c.position, "page": c.page_label or "-", "text": c.text} for c in chunks],
     hide_index=True,

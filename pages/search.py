@@ -4,8 +4,10 @@ import streamlit as st
 
 from app.config import RECALL_MODES
 from app.errors import KBError
+from app.service import search
 from app.ui import cards, nav, resources, sidebar
-from app.ui.searching import run_search
+
+ANSWER = "search_answer"
 
 rt = resources.runtime()
 options = sidebar.search_options()
@@ -16,8 +18,7 @@ if options.kb is None:
     st.stop()
 
 resources.warm_reranker(rt)  # first visit starts the engine in the background
-service = rt.reranker
-if service.state == "loading":
+if rt.reranker.state == "loading":
     st.info("The reranker is loading in the background; the first search waits for it.")
 
 with st.form("search"):
@@ -33,21 +34,26 @@ with st.form("search"):
 if submitted:
     try:
         with st.spinner("Searching…"):
-            st.session_state["search_view"] = run_search(rt, options, query, mode, compare)
+            st.session_state[ANSWER] = search.run(
+                rt, options.kb, query, instruction=options.instruction, top_n=options.top_n,
+                recall_k=options.recall_k, recall_mode=mode,
+            )
     except KBError as exc:
         st.error(str(exc))
-        st.session_state.pop("search_view", None)
+        st.session_state.pop(ANSWER, None)
 
-view = st.session_state.get("search_view")
-if view is not None:
-    st.caption(f"Instruction in effect: {view.result.instruction}")
-    if view.recall_only is None:
-        cards.render_result(rt, view.kb, view.result, view.query, key="main")
+answer = st.session_state.get(ANSWER)
+if answer is not None:
+    result = answer.result
+    st.caption(cards.timing_label(result))
+    st.caption(f"Instruction in effect: {result.instruction}")
+    if not compare:
+        cards.render_hits(answer, result.hits, key="main", rerank_note=result.rerank_note)
     else:
         reranked, recalled = st.columns(2)
         with reranked:
             st.subheader("Reranked")
-            cards.render_result(rt, view.kb, view.result, view.query, key="reranked")
+            cards.render_hits(answer, result.hits, key="reranked", rerank_note=result.rerank_note)
         with recalled:
-            st.subheader("Recall order")
-            cards.render_result(rt, view.kb, view.recall_only, view.query, key="recall", banner=False)
+            st.subheader("Recall order")  # unreranked on purpose: no banner
+            cards.render_hits(answer, result.recall_hits, key="recall")

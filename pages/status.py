@@ -3,7 +3,8 @@
 import streamlit as st
 
 from app.errors import RerankerUnavailable
-from app.ui import resources, sidebar, status
+from app.service import status
+from app.ui import resources, sidebar
 
 rt = resources.runtime()
 st.title("Status")

@@ -3,9 +3,8 @@
 import streamlit as st
 
 from app.errors import KBError
-from app.ui import library, resources, sidebar, upload
-from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.pipeline import ingest_bytes
+from app.service import documents
+from app.ui import resources, sidebar, upload
 
 OUTCOMES = "upload_outcomes"  # file_id -> IngestOutcome, so a rerun shows results instead of redoing them
 
@@ -21,7 +20,7 @@ else:
 limit_mb = st.get_option("server.maxUploadSize")
 files = st.file_uploader(
     "Drop files here",
-    type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS],
+    type=upload.ACCEPTED_TYPES,
     accept_multiple_files=True,
     key="uploads",
     help=f"PDF, TXT, Markdown, HTML, DOCX; up to {limit_mb} MB each.",
@@ -45,7 +44,7 @@ if new:
         st.error("Give the new knowledge base a name.")
         st.stop()
     try:
-        kb = library.open_for_upload(rt, kb_name)
+        documents.open_for_upload(rt, kb_name)
     except KBError as exc:  # e.g. the knowledge base was built with another embedding model
         st.error(str(exc))
         st.stop()
@@ -60,7 +59,7 @@ if new:
             bar.progress(upload.progress_fraction(stage, n, total), text=upload.progress_text(name, stage, n, total))
             box.update(label=upload.progress_text(name, stage, n, total))
 
-        outcome = ingest_bytes(rt, kb, f.name, f.getvalue(), progress=show)
+        outcome = documents.ingest_upload(rt, kb_name, f.name, f.getvalue(), progress=show)
         done[f.file_id] = outcome
         box.update(label=upload.outcome_label(outcome), state=upload.outcome_state(outcome), expanded=False)
     if sidebar.selected_kb() is None:

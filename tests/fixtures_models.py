@@ -21,9 +21,7 @@ def make_runtime(embedder):
     sharing the session's embedder so each test does not load the model again."""
 
     def make(**overrides) -> Runtime:
-        rt = Runtime(load_settings(**overrides))
-        rt.__dict__["embedder"] = embedder  # fills the cached_property
-        return rt
+        return Runtime(load_settings(**overrides), embedder=embedder)
 
     return make
 

@@ -236,7 +236,7 @@ def test_compare_toggle_shows_recall_order_beside(app):
     assert len(left.get("html")) and len(right.get("html"))
     # Only the reranked column carries the "not reranked" banner.
     assert len(left.warning) == 1 and len(right.warning) == 0
-    assert at.session_state["search_view"].result.recall_mode == "bm25"
+    assert at.session_state["search_answer"].result.recall_mode == "bm25"
 
 
 def test_empty_question_says_what_to_do(app):

@@ -64,9 +64,9 @@ def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkey
     click(at, "Search")  # waits for the engine
     assert not at.exception, at.exception
     assert not at.warning, [w.value for w in at.warning]
-    view = at.session_state["search_view"]
+    view = at.session_state["search_answer"]
     assert view.result.reranked and all(h.reranked for h in view.result.hits)
-    assert not view.recall_only.reranked
+    assert not any(h.reranked for h in view.result.recall_hits)
     left, right = at.main.columns[-2], at.main.columns[-1]
     reranked_cards = [h.value for h in left.get("html") if "<b>#" in h.value]
     recall_cards = [h.value for h in right.get("html") if "<b>#" in h.value]

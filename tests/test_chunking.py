@@ -20,13 +20,9 @@ def n_tokens(tokenizer, text: str) -> int:
 
 
 def source_of(pages: list[Page], c: Chunk) -> str:
-    """The chunk's text rebuilt from its offsets (page texts here have no outer whitespace)."""
-    first = next(i for i, p in enumerate(pages) if p.number == c.page)
-    last = next(i for i, p in enumerate(pages) if p.number == c.page_end)
-    if first == last:
-        return pages[first].text[c.char_start : c.char_end]
-    middle = [p.text for p in pages[first + 1 : last]]
-    return "\n".join([pages[first].text[c.char_start :], *middle, pages[last].text[: c.char_end]])
+    """The chunk's text rebuilt from its offsets into its page."""
+    page = next(p for p in pages if p.number == c.page)
+    return page.text[c.char_start : c.char_end]
 
 
 def check_invariants(pages, chunks, tokenizer, chunk_tokens):
@@ -45,7 +41,7 @@ def test_sentences_are_packed_whole_without_splitting_abbreviations_or_decimals(
     longest = max(n_tokens(minilm_tokenizer, s) for s in ENGLISH_SENTENCES)
     chunks = chunk(pages, minilm_tokenizer, chunk_tokens=longest)
     assert [c.text for c in chunks] == list(ENGLISH_SENTENCES)
-    assert all(c.page is None and c.page_end is None for c in chunks)
+    assert all(c.page is None for c in chunks)
     check_invariants(pages, chunks, minilm_tokenizer, longest)
     # With room for everything it is one chunk.
     assert [c.text for c in chunk(pages, minilm_tokenizer, chunk_tokens=200)] == [text]
@@ -114,7 +110,7 @@ def test_long_sentence_is_cut_at_word_boundaries(minilm_tokenizer):
     assert len(chunks) > 10
     rebuilt = " ".join(c.text for c in chunks)
     assert rebuilt == pages[0].text  # nothing lost, nothing cut inside a word
-    assert all(c.page == c.page_end == 3 for c in chunks)
+    assert all(c.page == 3 for c in chunks)
 
 
 def test_single_word_longer_than_a_chunk_is_cut_at_token_boundaries(minilm_tokenizer):
@@ -134,7 +130,7 @@ def test_chunks_stop_at_page_breaks_so_each_cites_one_page(minilm_tokenizer):
     ]
     chunks = chunk(pages, minilm_tokenizer, chunk_tokens=200)
     check_invariants(pages, chunks, minilm_tokenizer, 200)
-    assert [(c.page, c.page_end, c.text) for c in chunks] == [(p.number, p.number, p.text) for p in pages]
+    assert [(c.page, c.text) for c in chunks] == [(p.number, p.text) for p in pages]
     assert [c.page_label for c in chunks] == ["p. 1", "p. 2", "p. 3"]
     small = chunk(pages, minilm_tokenizer, chunk_tokens=8, overlap=4)
     check_invariants(pages, small, minilm_tokenizer, 8)

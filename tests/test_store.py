@@ -5,7 +5,7 @@ from app.models import Chunk
 
 def _chunks(doc_id: str, texts: list[str], page: int | None = 1) -> list[Chunk]:
     return [
-        Chunk(f"{doc_id}:{i}", doc_id, f"{doc_id}.pdf", i, t, page=page, page_end=page, char_end=len(t))
+        Chunk(f"{doc_id}:{i}", doc_id, f"{doc_id}.pdf", i, t, page=page, char_end=len(t))
         for i, t in enumerate(texts)
     ]
 

@@ -11,8 +11,7 @@ import html
 import streamlit as st
 
 from app.models import Hit, SearchResult
-from app.runtime import Runtime
-from app.ui import library
+from app.service.search import SearchAnswer
 from app.ui.highlight import highlight_html
 
 _CARD_STYLE = "white-space: pre-wrap; line-height: 1.5; margin-top: 0.4rem;"
@@ -42,28 +41,34 @@ def card_html(hit: Hit, query: str) -> str:
     return f'{header}<div style="{_CARD_STYLE}">{highlight_html(chunk.text, query)}</div>'
 
 
-def render_result(
-    rt: Runtime, kb_name: str, result: SearchResult, query: str, key: str, banner: bool = True
-) -> None:
-    """The banner saying why results are not reranked (unless `banner` is False: the recall-order
-    column is unreranked on purpose), then one card per hit. `key` keeps widget keys unique per column."""
-    if banner and result.rerank_note:
-        st.warning(f"Results are in recall order: {result.rerank_note}.")
-    if not result.hits:
+def timing_label(result: SearchResult) -> str:
+    """'recall 24 ms · rerank 310 ms' (rerank only when it ran)."""
+    parts = [f"{stage.removesuffix('_s')} {seconds * 1000:.0f} ms" for stage, seconds in result.timings.items()]
+    return " · ".join(parts)
+
+
+def render_hits(answer: SearchAnswer, hits: list[Hit], key: str, rerank_note: str = "") -> None:
+    """The banner saying why results are not reranked (when `rerank_note` says so), then one card per
+    hit. `key` keeps widget keys unique per column."""
+    if rerank_note:
+        st.warning(f"Results are in recall order: {rerank_note}.")
+    if not hits:
         st.info("No results: the knowledge base is empty or nothing matched.")
-    for hit in result.hits:
-        render_hit(rt, kb_name, hit, query, key)
+    for hit in hits:
+        render_hit(answer, hit, key)
 
 
-def render_hit(rt: Runtime, kb_name: str, hit: Hit, query: str, key: str) -> None:
+def render_hit(answer: SearchAnswer, hit: Hit, key: str) -> None:
+    """One card; everything it shows was read by the search (`app.service.search`), none of it here."""
     chunk = hit.chunk
     with st.container(border=True):
-        st.html(card_html(hit, query))
-        with st.expander("Neighbouring text"):
-            before, after = library.neighbours(rt, kb_name, chunk)
-            st.html(_neighbour_html(before, "start of the document", "previous"))
-            st.html(_neighbour_html(after, "end of the document", "next"))
-        path = library.download_path(rt, kb_name, chunk.doc_id)
+        st.html(card_html(hit, answer.query))
+        around = answer.neighbours.get(chunk.chunk_id)
+        if around is not None:
+            with st.expander("Neighbouring text"):
+                st.html(_neighbour_html(around.before, "start of the document", "previous"))
+                st.html(_neighbour_html(around.after, "end of the document", "next"))
+        path = answer.originals.get(chunk.doc_id)
         if path is not None:
             st.download_button(
                 f"Download {chunk.doc_name}",

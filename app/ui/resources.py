@@ -10,11 +10,11 @@ once. Per-user state (chosen knowledge base, instruction, results) lives in `st.
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
 
 import streamlit as st
 
 from app.config import Settings, load_settings
+from app.rerank.service import RerankService
 from app.runtime import Runtime
 
 
@@ -26,28 +26,15 @@ def _embedder(model: str):
 
 
 @st.cache_resource(show_spinner=False)
-def _rerank_service(rerank_settings: Settings):
-    from app.rerank.service import RerankService
-
+def _rerank_service(rerank_settings: Settings) -> RerankService:
     return RerankService(rerank_settings)
 
 
 @st.cache_resource(show_spinner=False)
 def _runtime(settings: Settings) -> Runtime:
-    return _AppRuntime(settings)
-
-
-class _AppRuntime(Runtime):
-    """A Runtime whose models come from the process-wide caches above (still built on first use)."""
-
-    @cached_property
-    def embedder(self):
-        return _embedder(self.settings.embed_model)
-
-    @cached_property
-    def reranker(self):
-        # Only the reranker's own settings pick the engine: the data dir does not change it.
-        return _rerank_service(dataclasses.replace(self.settings, data_dir=Settings.data_dir))
+    # Only the reranker's own settings pick the engine: the data dir does not change it.
+    reranker = _rerank_service(dataclasses.replace(settings, data_dir=Settings.data_dir))
+    return Runtime(settings, embedder=_embedder(settings.embed_model), reranker=reranker)
 
 
 def runtime() -> Runtime:

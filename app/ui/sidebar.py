@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app.catalog import KnowledgeBase
 from app.config import DEFAULT_INSTRUCTION
 from app.errors import KBError
-from app.instructions import BUILTIN_PRESETS, all_presets, find_preset, matching_preset
+from app.instructions import find_preset, matching_preset
 from app.runtime import Runtime
+from app.service import kbs, presets
 
 KB, NEXT_KB = "kb", "kb_requested"
 INSTRUCTION, PRESET, PRESET_NAME, PRESET_MESSAGE = "instruction", "preset", "preset_name", "preset_message"
@@ -56,8 +56,8 @@ def render_sidebar(rt: Runtime) -> None:
         _reranker_line(rt)
 
 
-def _kb_picker(rt: Runtime) -> KnowledgeBase | None:
-    names = [kb.name for kb in rt.catalog.list_kbs()]
+def _kb_picker(rt: Runtime) -> str | None:
+    names = kbs.names(rt)
     state = st.session_state
     if NEXT_KB in state:
         state[KB] = state.pop(NEXT_KB)
@@ -66,19 +66,18 @@ def _kb_picker(rt: Runtime) -> KnowledgeBase | None:
     if not names:
         st.caption("No knowledge base yet: create one on the Upload or Knowledge bases page.")
         return None
-    name = st.selectbox("Knowledge base", names, key=KB)
-    return rt.catalog.get_kb(name)
+    return st.selectbox("Knowledge base", names, key=KB)
 
 
-def _instruction_editor(rt: Runtime, kb: KnowledgeBase | None) -> None:
+def _instruction_editor(rt: Runtime, kb: str | None) -> None:
     state = st.session_state
-    presets = all_presets(rt.catalog.presets(kb) if kb else {})
+    choices = presets.available(rt, kb)
     state.setdefault(INSTRUCTION, DEFAULT_INSTRUCTION)
     # Keep the picker truthful: it shows the preset whose text is in the box, or "(edited)".
-    current = matching_preset(presets, state[INSTRUCTION]) or EDITED
+    current = matching_preset(choices, state[INSTRUCTION]) or EDITED
     state[PRESET] = current
-    options = [p.name for p in presets] + ([EDITED] if current == EDITED else [])
-    st.selectbox("Instruction preset", options, key=PRESET, on_change=_apply_preset, args=(presets,))
+    options = [p.name for p in choices] + ([EDITED] if current == EDITED else [])
+    st.selectbox("Instruction preset", options, key=PRESET, on_change=_apply_preset, args=(choices,))
     st.text_area(
         "Reranker instruction",
         key=INSTRUCTION,
@@ -88,7 +87,7 @@ def _instruction_editor(rt: Runtime, kb: KnowledgeBase | None) -> None:
     if kb is None:
         return
     st.text_input("Save as preset named", key=PRESET_NAME, placeholder="e.g. HR handbook")
-    saved = find_preset(presets, current)
+    saved = find_preset(choices, current)
     left, right = st.columns(2)
     left.button("Save preset", on_click=_save_preset, args=(rt, kb), width="stretch")
     if saved is not None and not saved.builtin:
@@ -98,29 +97,26 @@ def _instruction_editor(rt: Runtime, kb: KnowledgeBase | None) -> None:
         st.caption(state.pop(PRESET_MESSAGE))
 
 
-def _apply_preset(presets) -> None:
-    preset = find_preset(presets, st.session_state[PRESET])
+def _apply_preset(choices) -> None:
+    preset = find_preset(choices, st.session_state[PRESET])
     if preset is not None:
         st.session_state[INSTRUCTION] = preset.instruction
 
 
-def _save_preset(rt: Runtime, kb: KnowledgeBase) -> None:
+def _save_preset(rt: Runtime, kb: str) -> None:
     state = st.session_state
     name = state.get(PRESET_NAME, "").strip()
-    if name in {p.name for p in BUILTIN_PRESETS}:
-        state[PRESET_MESSAGE] = f"Not saved: {name!r} is a built-in preset; pick another name."
-        return
     try:
-        rt.catalog.save_preset(kb, name, state[INSTRUCTION])
+        presets.save(rt, kb, name, state[INSTRUCTION])
     except KBError as exc:
         state[PRESET_MESSAGE] = f"Not saved: {exc}"
         return
-    state[PRESET_MESSAGE] = f"Saved preset {name!r} for {kb.name}."
+    state[PRESET_MESSAGE] = f"Saved preset {name!r} for {kb}."
     state[PRESET_NAME] = ""
 
 
-def _delete_preset(rt: Runtime, kb: KnowledgeBase, name: str) -> None:
-    rt.catalog.delete_preset(kb, name)
+def _delete_preset(rt: Runtime, kb: str, name: str) -> None:
+    presets.delete(rt, kb, name)
     st.session_state[PRESET_MESSAGE] = f"Deleted preset {name!r}."
 
 

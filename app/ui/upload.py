@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.pipeline import IngestOutcome
+
+ACCEPTED_TYPES = [ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS]  # for st.file_uploader
 
 # Share of the bar each stage fills; embedding dominates the time on CPU.
 _STAGES = {"parse": (0.0, 0.1), "chunk": (0.1, 0.2), "embed": (0.2, 0.9), "store": (0.9, 1.0)}

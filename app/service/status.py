@@ -1,4 +1,4 @@
-"""Facts for the Status page: models, devices, engine state and store counts (no Streamlit here)."""
+"""Facts for the Status page and the health check: models, devices, engine state, store counts, self-test."""
 
 from __future__ import annotations
 

@@ -1,0 +1,128 @@
+"""Documents of a knowledge base: ingest (uploads and paths), list, preview, download, delete, re-ingest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.catalog import KnowledgeBase
+from app.models import Chunk, Document
+from app.runtime import Runtime
+from ingest.pipeline import (
+    IngestOutcome,
+    Progress,
+    delete_document,
+    failed,
+    ingest_bytes,
+    ingest_many,
+    ingest_paths,
+    recover,
+    source_path,
+)
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One document as the Library table shows it (all text, so the table has no 3.0 / NaN)."""
+
+    name: str
+    pages: str
+    chunks: int
+    added: str
+    size: str
+    id: str
+
+
+def open_for_upload(rt: Runtime, kb_name: str) -> KnowledgeBase:
+    """The knowledge base to ingest into, created if missing, cleared of debris from interrupted writes."""
+    kb = rt.open_or_create_kb(kb_name)
+    recover(rt, kb)
+    return kb
+
+
+def ingest_upload(
+    rt: Runtime, kb_name: str, name: str, data: bytes, progress: Progress | None = None
+) -> IngestOutcome:
+    """One uploaded file into the knowledge base (created if missing). Never raises for a bad file."""
+    return ingest_bytes(rt, rt.open_or_create_kb(kb_name), name, data, progress)
+
+
+def ingest_uploads(
+    rt: Runtime, kb_name: str, files: Iterable[tuple[str, bytes]], progress: Progress | None = None
+) -> list[IngestOutcome]:
+    """Many uploaded (name, bytes) files, embedded together; one outcome per file, in order."""
+    return ingest_many(rt, open_for_upload(rt, kb_name), list(files), progress)
+
+
+def ingest_files(
+    rt: Runtime, kb_name: str, paths: Iterable[Path], progress_for: Callable[[str], Progress] | None = None
+) -> Iterator[IngestOutcome]:
+    """Files and folders on this machine (recursively), in groups; one outcome per file, in order."""
+    return ingest_paths(rt, kb_name, paths, progress_for)
+
+
+def listing(rt: Runtime, kb_name: str) -> list[Document]:
+    """The ready documents, by name."""
+    return rt.catalog.documents(rt.catalog.get_kb(kb_name))
+
+
+def rows(docs: list[Document]) -> list[DocumentRow]:
+    return [
+        DocumentRow(
+            name=d.name,
+            pages="-" if d.pages is None else str(d.pages),
+            chunks=d.chunks,
+            added=time.strftime("%Y-%m-%d %H:%M", time.localtime(d.added_at)),
+            size=human_size(d.size),
+            id=d.doc_id[:12],
+        )
+        for d in docs
+    ]
+
+
+def chunks(rt: Runtime, kb_name: str, doc_id: str) -> list[Chunk]:
+    """A document's chunks in order."""
+    return rt.store.document_chunks(rt.open_kb(kb_name), doc_id)
+
+
+def original(rt: Runtime, kb_name: str, doc_id: str) -> Path | None:
+    """The kept original of a ready document, or None if the document or its file is gone."""
+    kb = rt.catalog.get_kb(kb_name)
+    doc = rt.catalog.get_document(kb, doc_id)
+    return None if doc is None else kept_originals(rt, kb, {doc.doc_id: doc.name}).get(doc.doc_id)
+
+
+def kept_originals(rt: Runtime, kb: KnowledgeBase, names: dict[str, str]) -> dict[str, Path]:
+    """doc id -> path of its kept original, for the given (doc id -> file name) whose file still exists."""
+    paths = {doc_id: source_path(rt, kb, doc_id, name) for doc_id, name in names.items()}
+    return {doc_id: path for doc_id, path in paths.items() if path.exists()}
+
+
+def delete(rt: Runtime, kb_name: str, name_or_id: str) -> Document:
+    """Delete a document by file name or id; returns what was deleted."""
+    return delete_document(rt, kb_name, name_or_id)
+
+
+def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None = None) -> IngestOutcome:
+    """Parse, chunk and embed a document again from its kept original (e.g. after changing chunk size).
+
+    The id is the hash of the bytes, so the old version must go before the new one can be written:
+    between the two steps the document is briefly absent from search.
+    """
+    path = original(rt, kb_name, doc.doc_id)
+    if path is None:
+        return failed(doc.name, "the original file is missing", doc.doc_id)
+    data = path.read_bytes()
+    delete_document(rt, kb_name, doc.doc_id)
+    return ingest_bytes(rt, rt.open_kb(kb_name), doc.name, data, progress)
+
+
+def human_size(size: int) -> str:
+    """1536 -> '1.5 KB'."""
+    units = ("B", "KB", "MB", "GB")
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{size} B" if unit == 0 else f"{value:.1f} {units[unit]}"

@@ -1,0 +1,37 @@
+"""The service layer on real components: what a result card needs comes with the search, once."""
+
+from __future__ import annotations
+
+from app.service import documents, kbs, presets, search
+from ingest.pipeline import IngestStatus
+
+LONG = " ".join(f"Paragraph {i} describes routine maintenance item {i} of the pump." for i in range(120))
+
+
+def test_search_answer_carries_neighbours_and_originals(runtime):
+    outcomes = documents.ingest_uploads(runtime, "kb", [("long.txt", LONG.encode()), ("short.txt", b"Pumps.")])
+    assert [o.status for o in outcomes] == [IngestStatus.ADDED, IngestStatus.ADDED]
+    answer = search.run(runtime, "kb", "maintenance item 60 of the pump", top_n=3, recall_mode="bm25")
+    chunks = {c.chunk_id: c for c in documents.chunks(runtime, "kb", outcomes[0].doc_id)}
+    assert len(chunks) > 3
+    for hit in [*answer.result.hits, *answer.result.recall_hits]:
+        around = answer.neighbours[hit.chunk.chunk_id]
+        before, after = (f"{hit.chunk.doc_id}:{hit.chunk.position + d}" for d in (-1, 1))
+        assert (around.before and around.before.chunk_id) == (before if before in chunks else None)
+        assert (around.after and around.after.chunk_id) == (after if after in chunks else None)
+        assert answer.originals[hit.chunk.doc_id].read_bytes() == LONG.encode()
+
+    documents.original(runtime, "kb", outcomes[0].doc_id).unlink()
+    again = search.run(runtime, "kb", "maintenance item 60 of the pump", top_n=3, recall_mode="bm25")
+    assert outcomes[0].doc_id not in again.originals  # no download button for a file that is gone
+    assert search.run(runtime, "kb", "pump", recall_mode="bm25", context=False).neighbours == {}
+
+
+def test_knowledge_bases_and_presets_through_the_service(runtime):
+    kbs.create(runtime, "hr")
+    presets.save(runtime, "hr", "Leave", "Find the leave policy clause")
+    kbs.rename(runtime, "hr", "people")
+    assert [p.name for p in presets.available(runtime, "people") if not p.builtin] == ["Leave"]
+    assert [(s.name, s.documents) for s in kbs.summaries(runtime)] == [("people", 0)]
+    kbs.drop(runtime, "people")
+    assert kbs.names(runtime) == []
