@@ -49,7 +49,54 @@ CREATE TABLE IF NOT EXISTS presets (
     saved_at REAL NOT NULL,
     PRIMARY KEY (kb_key, name)
 );
+-- Every text a preset has had, oldest first; `figures` holds the last evaluation on each query set (JSON).
+CREATE TABLE IF NOT EXISTS preset_versions (
+    kb_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    instruction TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    figures TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (kb_key, name, version)
+);
+-- The instruction a knowledge base's searches start from (the sidebar, `kb search` without --instruction).
+CREATE TABLE IF NOT EXISTS kb_defaults (
+    kb_key TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    instruction TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS query_sets (
+    kb_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (kb_key, name)
+);
+-- Labels are anchored to a document name and a character range of one page (or the whole document),
+-- never to a chunk id, so they survive re-chunking and re-indexing (app/workbench/labels.py).
+CREATE TABLE IF NOT EXISTS labels (
+    kb_key TEXT NOT NULL,
+    set_name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    page INTEGER,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER,
+    quote TEXT,
+    grade INTEGER NOT NULL,
+    labelled_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS labels_by_anchor
+    ON labels (kb_key, set_name, query, doc, IFNULL(page, 0), char_start, IFNULL(char_end, -1));
+CREATE TABLE IF NOT EXISTS eval_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kb_key TEXT NOT NULL,
+    set_name TEXT NOT NULL,
+    ran_at REAL NOT NULL,
+    report TEXT NOT NULL
+);
 """
+# Rows keyed by a knowledge base's key, besides `kbs` and `documents`: dropped with it, moved by a re-index.
+_KB_TABLES = ("presets", "preset_versions", "kb_defaults", "query_sets", "labels", "eval_runs")
 
 
 @dataclass(frozen=True)
@@ -75,6 +122,12 @@ class Catalog:
             db.executescript(_SCHEMA)
         finally:
             db.close()
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction on a connection of its own (rows as sqlite3.Row); the workbench's tables use it."""
+        with self._connect(write) as db:
+            yield db
 
     @contextmanager
     def _connect(self, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -132,14 +185,17 @@ class Catalog:
     def delete_kb(self, kb: KnowledgeBase) -> None:
         with self._connect() as db:
             db.execute("DELETE FROM documents WHERE kb_key = ?", (kb.key,))
-            db.execute("DELETE FROM presets WHERE kb_key = ?", (kb.key,))
+            for table in _KB_TABLES:
+                db.execute(f"DELETE FROM {table} WHERE kb_key = ?", (kb.key,))
             db.execute("DELETE FROM kbs WHERE key = ?", (kb.key,))
 
     def replace_kb(self, old: KnowledgeBase, new: KnowledgeBase) -> KnowledgeBase:
-        """Give `old`'s name and presets to `new` and forget `old`, in one transaction (re-indexing)."""
+        """Give `old`'s name, presets, query sets and runs to `new` and forget `old`, in one transaction
+        (re-indexing)."""
         with self._connect() as db:
             db.execute("DELETE FROM documents WHERE kb_key = ?", (old.key,))
-            db.execute("UPDATE presets SET kb_key = ? WHERE kb_key = ?", (new.key, old.key))
+            for table in _KB_TABLES:
+                db.execute(f"UPDATE {table} SET kb_key = ? WHERE kb_key = ?", (new.key, old.key))
             db.execute("DELETE FROM kbs WHERE key = ?", (old.key,))
             db.execute("UPDATE kbs SET name = ? WHERE key = ?", (old.name, new.key))
         return self.get_kb(old.name)
@@ -221,13 +277,24 @@ class Catalog:
     # instruction presets saved by users (per knowledge base)
 
     def save_preset(self, kb: KnowledgeBase, name: str, instruction: str) -> None:
-        if not name.strip() or not instruction.strip():
+        """Save under `name`; a changed text becomes the preset's newest version, the old ones are kept."""
+        name, instruction = name.strip(), instruction.strip()
+        if not name or not instruction:
             raise InvalidInput("A preset needs a name and an instruction.")
+        now = time.time()
         with self._connect() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO presets VALUES (?, ?, ?, ?)",
-                (kb.key, name.strip(), instruction.strip(), time.time()),
-            )
+            last = db.execute(
+                "SELECT version, instruction FROM preset_versions WHERE kb_key = ? AND name = ? "
+                "ORDER BY version DESC LIMIT 1",
+                (kb.key, name),
+            ).fetchone()
+            if last is None or last["instruction"] != instruction:
+                version = 1 if last is None else last["version"] + 1
+                db.execute(
+                    "INSERT INTO preset_versions (kb_key, name, version, instruction, saved_at) VALUES (?, ?, ?, ?, ?)",
+                    (kb.key, name, version, instruction, now),
+                )
+            db.execute("INSERT OR REPLACE INTO presets VALUES (?, ?, ?, ?)", (kb.key, name, instruction, now))
 
     def presets(self, kb: KnowledgeBase) -> dict[str, str]:
         with self._connect(write=False) as db:
@@ -237,8 +304,10 @@ class Catalog:
         return {r["name"]: r["instruction"] for r in rows}
 
     def delete_preset(self, kb: KnowledgeBase, name: str) -> None:
+        """The preset and its versions."""
         with self._connect() as db:
             db.execute("DELETE FROM presets WHERE kb_key = ? AND name = ?", (kb.key, name))
+            db.execute("DELETE FROM preset_versions WHERE kb_key = ? AND name = ?", (kb.key, name))
 
 
 def validate_kb_name(name: str) -> str:

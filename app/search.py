@@ -45,7 +45,7 @@ def search(
     candidates = recall(rt, kb, query, recall_k, recall_mode)
     timings = {"recall_s": time.perf_counter() - started}
 
-    recall_hits = [Hit(c, rank=c.recall_rank, score=c.recall_score, reranked=False) for c in candidates[:top_n]]
+    recall_hits = recall_order(candidates[:top_n])
     note = ""
     if not rerank:
         note = "reranking switched off for this search"
@@ -64,6 +64,11 @@ def search(
     return SearchResult(
         recall_hits, instruction, recall_mode, False, rerank_note=note, recall_hits=recall_hits, timings=timings
     )
+
+
+def recall_order(candidates: list[Candidate]) -> list[Hit]:
+    """Hits in recall order, scored by recall."""
+    return [Hit(c, rank=c.recall_rank, score=c.recall_score, reranked=False) for c in candidates]
 
 
 def rerank_hits(candidates: list[Candidate], scores: list[float]) -> list[Hit]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from app.config import RERANK_MODEL_CPU, RERANK_MODEL_GPU, Settings
@@ -19,6 +20,9 @@ from app.rerank.base import Reranker
 
 HUB_URL = "https://huggingface.co"
 HUB_CHECK_TIMEOUT_S = 3.0
+# Requests `score_many` keeps in flight at once: the in-process engine's worker takes whatever is queued
+# as one engine call, so a few concurrent requests fill its steps; a remote server batches them too.
+SCORE_MANY_CONCURRENCY = 8
 
 
 def default_model() -> str:
@@ -81,6 +85,8 @@ class RerankService:
         self.load_seconds: float | None = None
         self._reranker = reranker
         self._lock = threading.Lock()
+        self._pairs_scored = 0
+        self._seconds_scoring = 0.0
         if self.backend == "off":
             self.state = "off"
         else:
@@ -134,12 +140,34 @@ class RerankService:
     def score(self, query: str, documents: list[str], instruction: str | None = None) -> list[float]:
         """P(yes) per document, in order. Raises RerankerUnavailable with the reason when it cannot."""
         reranker = self.ensure_loaded()
+        started = time.perf_counter()
         try:
-            return reranker.score(query, documents, instruction)
+            scores = reranker.score(query, documents, instruction)
         except KBError:
             raise
         except Exception as exc:
             raise RerankerUnavailable(f"reranking failed: {exc}") from exc
+        with self._lock:
+            self._pairs_scored += len(documents)
+            self._seconds_scoring += time.perf_counter() - started
+        return scores
+
+    def score_many(self, requests: list[tuple[str, list[str], str | None]]) -> list[list[float]]:
+        """`score` for many (query, documents, instruction) at once, sent concurrently so that the engine
+        batches them; one score list per request, in order."""
+        if len(requests) <= 1:
+            return [self.score(*r) for r in requests]
+        self.ensure_loaded()
+        with ThreadPoolExecutor(min(SCORE_MANY_CONCURRENCY, len(requests)), "rerank-many") as pool:
+            return list(pool.map(lambda r: self.score(*r), requests))
+
+    def pairs_per_second(self) -> float | None:
+        """Pairs scored per second of `score` calls so far in this process (None before the first one):
+        the rate of one caller, which is what the workbench's time estimates assume."""
+        with self._lock:
+            if self._seconds_scoring <= 0:
+                return None
+            return self._pairs_scored / self._seconds_scoring
 
     def close(self) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,9 @@ class VllmReranker:
         )
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
+        # Written by the worker only: time inside engine calls and pairs scored (benchmarks read them).
+        self.busy_seconds = 0.0
+        self.pairs_scored = 0
         started: Future = Future()
         # The engine is built inside the worker so that one thread owns it for its whole life.
         self._worker = threading.Thread(target=self._run, args=(started,), name="vllm-reranker", daemon=True)
@@ -157,6 +161,7 @@ class VllmReranker:
         del llm
 
     def _serve(self, llm, requests: list[_Request]) -> None:
+        started = time.perf_counter()
         try:
             probs = _classify(llm, [p for r in requests for p in r.prompts])
         except Exception as exc:
@@ -166,6 +171,8 @@ class VllmReranker:
                 for r in requests:
                     self._serve(llm, [r])
             return
+        self.busy_seconds += time.perf_counter() - started
+        self.pairs_scored += len(probs)
         start = 0
         for r in requests:
             r.result.set_result(probs[start : start + len(r.prompts)])
