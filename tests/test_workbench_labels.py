@@ -196,7 +196,7 @@ def test_parse_file_picks_the_format_by_extension_and_refuses_others():
 
 def round_trip_labels() -> list[Label]:
     second = PAGE1.rindex("Annual leave")
-    chunk = Chunk("d:1", "d", "policy.pdf", 1, PAGE2[27:], page=2, page_end=2, char_start=27, char_end=len(PAGE2))
+    chunk = Chunk("d:1", "d", "policy.pdf", 1, PAGE2[27:], page=2, char_start=27, char_end=len(PAGE2))
     return [
         *parse_csv(
             csv_of(
@@ -309,7 +309,7 @@ def test_beir_import_of_xquadr_en():
 
 def chunks_of(ranges: list[tuple[int, int]], page: int | None = 1, text: str = PAGE1, doc: str = "policy.pdf"):
     return [
-        Chunk(f"{doc}:{i}", "d", doc, i, text[s:e], page=page, page_end=page, char_start=s, char_end=e)
+        Chunk(f"{doc}:{i}", "d", doc, i, text[s:e], page=page, char_start=s, char_end=e)
         for i, (s, e) in enumerate(ranges)
     ]
 

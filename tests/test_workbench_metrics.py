@@ -27,7 +27,7 @@ TEXT = "x" * 1000  # one page of a document; only the offsets matter here
 
 
 def chunk(i: int, start: int, end: int, doc: str = "a.pdf", page: int = 1) -> Chunk:
-    return Chunk(f"{doc}:{i}", "d", doc, i, TEXT[start:end], page=page, page_end=page, char_start=start, char_end=end)
+    return Chunk(f"{doc}:{i}", "d", doc, i, TEXT[start:end], page=page, char_start=start, char_end=end)
 
 
 # --- rankings to passage-level runs ---------------------------------------------------------------

@@ -83,8 +83,6 @@ class Label:
 
 def label_for_chunk(query: str, chunk: Chunk, grade: int) -> Label:
     """The label a click on a search result makes: the chunk's range, its text kept as the quote."""
-    if chunk.page_end is not None and chunk.page_end != chunk.page:
-        raise InvalidInput("a chunk that crosses a page break cannot be labelled as one range; re-ingest the document")
     return Label(query.strip(), chunk.doc_name, grade, chunk.page, chunk.char_start, chunk.char_end, chunk.text)
 
 
@@ -94,22 +92,14 @@ def relevant_labels(chunk: Chunk, labels: Iterable[Label]) -> list[Label]:
 
 
 def overlaps(chunk: Chunk, label: Label) -> bool:
+    """Same document name, and the whole document or the same page with at least one shared character
+    (a chunk never crosses a page break)."""
     if chunk.doc_name != label.doc:
         return False
     if label.whole_doc:
         return True
     end = float("inf") if label.char_end is None else label.char_end
-    last_page = chunk.page if chunk.page_end is None else chunk.page_end
-    if chunk.page == last_page:
-        return chunk.page == label.page and label.char_start < chunk.char_end and chunk.char_start < end
-    # Older chunks may run from char_start on `page` to char_end on `page_end`.
-    if label.page is None or not chunk.page <= label.page <= last_page:
-        return False
-    if label.page == chunk.page:
-        return chunk.char_start < end
-    if label.page == last_page:
-        return label.char_start < chunk.char_end
-    return True
+    return chunk.page == label.page and label.char_start < chunk.char_end and chunk.char_start < end
 
 
 # --- resolving documents ------------------------------------------------------------------------
