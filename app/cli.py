@@ -191,6 +191,82 @@ def cmd_rerank_fp8(args) -> int:
     return 0
 
 
+def cmd_queries_list(args) -> int:
+    from app.service import queries
+
+    sets = queries.sets(_runtime(), args.kb)
+    if args.json:
+        print(json.dumps([vars(s) for s in sets], ensure_ascii=False))
+        return 0
+    if not sets:
+        print(f"no query sets in {args.kb}: `kb queries import FILE --kb {args.kb} --set NAME` makes one")
+    for s in sets:
+        print(f"{s.name}\tqueries={s.queries}\tlabels={s.labels}")
+    return 0
+
+
+def cmd_queries_import(args) -> int:
+    from app.service import queries
+
+    n = queries.import_path(_runtime(), args.kb, args.set, Path(args.file))
+    print(f"imported {n} labels into {args.set} ({args.kb})")
+    return 0
+
+
+def cmd_queries_export(args) -> int:
+    from app.service import queries
+
+    text = queries.export(_runtime(), args.kb, args.set, args.format)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from app.service.evaluation import compare_configs
+    from app.workbench.specs import parse_spec
+
+    specs = [parse_spec(s) for s in (args.config or ["rerank=off", ""])]
+    result = compare_configs(_runtime(), args.kb, args.set, specs, progress=_stderr_progress)
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+        return 0
+    report = result.report
+    print(f"{args.set}: {len(report.queries)} queries, saved as run {result.run_id}")
+    for c in report.configs:
+        cells = "  ".join(f"{m} {c.mean[m]:.4f} [{c.ci[m][0]:.3f}, {c.ci[m][1]:.3f}]" for m in c.mean)
+        print(f"{c.name or 'default'}: {cells}")
+    for cmp in report.comparisons:
+        print(
+            f"{cmp.config} vs {cmp.baseline}: nDCG@10 {cmp.delta['ndcg@10']:+.4f}, p = {cmp.p_value:.4f}, "
+            f"wins/ties/losses {cmp.wins}/{cmp.ties}/{cmp.losses}"
+        )
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from app.service import tuning
+
+    rt = _runtime()
+    the_plan = tuning.plan(rt, args.kb, args.set)
+    eta = "unknown until the reranker has scored" if the_plan.estimated_s is None else f"~{the_plan.estimated_s:.0f} s"
+    print(
+        f"{len(the_plan.candidates)} candidate instructions on {len(the_plan.tune_queries)} tuning and "
+        f"{len(the_plan.held_out_queries)} held-out queries: up to {the_plan.reranker_pairs} reranker pairs, {eta}",
+        file=sys.stderr,
+    )
+    result = tuning.tune(rt, args.kb, the_plan, progress=_stderr_progress)
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+        return 0
+    for candidate, ndcg in result.tuning[:10]:
+        print(f"{ndcg:.4f}  {candidate.label}: {candidate.instruction}")
+    print(result.verdict)
+    return 0
+
+
 def _stderr_progress(stage: str, done: int, total: int) -> None:
     end = "\n" if done == total else ""
     print(f"\r{stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
@@ -258,6 +334,41 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_positive, default=100, help="documents scored per query")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("queries", help="query sets with graded labels, for kb compare and kb tune")
+    queries = p.add_subparsers(required=True, metavar="ACTION")
+    q = queries.add_parser("list", help="the query sets of a knowledge base")
+    q.add_argument("--kb", required=True)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(run=cmd_queries_list)
+    q = queries.add_parser("import", help="labels from a CSV or JSONL file, or a BEIR folder")
+    q.add_argument("file", help="CSV/JSONL with query, doc, grade (and page, quote), or a BEIR folder")
+    q.add_argument("--kb", required=True)
+    q.add_argument("--set", required=True, help="query set (created if missing)")
+    q.set_defaults(run=cmd_queries_import)
+    q = queries.add_parser("export", help="a query set as CSV or JSONL")
+    q.add_argument("--kb", required=True)
+    q.add_argument("--set", required=True)
+    q.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    q.add_argument("--out", help="file to write (default: standard output)")
+    q.set_defaults(run=cmd_queries_export)
+
+    p = sub.add_parser("compare", help="compare configurations on a labelled query set")
+    p.add_argument("--kb", required=True)
+    p.add_argument("--set", required=True)
+    p.add_argument(
+        "--config", action="append", metavar="SPEC",
+        help="e.g. 'recall=hybrid;rerank=off' or 'preset=HR handbook' (keys: rerank, preset, instruction (last), "
+        "recall, k, top); repeat it; the first is the baseline (default: rerank=off against the KB default)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser("tune", help="suggest an instruction: evaluate candidates, check the best on held-out queries")
+    p.add_argument("--kb", required=True)
+    p.add_argument("--set", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_tune)
 
     p = sub.add_parser("rerank-fp8", help="write an fp8 copy of the reranker calibrated on a knowledge base")
     p.add_argument("out", help="new directory for the fp8 checkpoint")

@@ -96,7 +96,7 @@ def test_hidden_documents_are_never_returned(runtime, kb):
     doc_id = "pending-doc"
     runtime.catalog.begin_document(kb, doc_id, "pending.txt", len(pending))
     # Written to both indexes, as a crash between writing and committing would leave it.
-    chunk = Chunk(f"{doc_id}:0", doc_id, "pending.txt", 0, pending, None, None, 0, len(pending))
+    chunk = Chunk(f"{doc_id}:0", doc_id, "pending.txt", 0, pending, None, 0, len(pending))
     runtime.store.add(kb, [chunk], runtime.embedder.encode_documents([pending]))
     runtime.lexical(kb).add(doc_id, [chunk.chunk_id], [pending])
     for mode in ("dense", "bm25", "hybrid"):

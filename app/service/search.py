@@ -13,6 +13,7 @@ from app.models import Chunk, SearchResult
 from app.runtime import Runtime
 from app.search import search
 from app.service.documents import kept_originals
+from app.service.presets import default_instruction
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,10 @@ def run(
     context: bool = True,
 ) -> SearchAnswer:
     """`app.search.search` plus, with `context`, the neighbours and kept originals of every hit shown
-    (the reranked hits and the recall-order hits). Raises KBError with a message for the user."""
+    (the reranked hits and the recall-order hits). Without an `instruction`, the knowledge base's default
+    (see `app.service.presets.default_instruction`). Raises KBError with a message for the user."""
+    if not (instruction or "").strip():
+        instruction = default_instruction(rt, kb_name)[1]
     result = search(
         rt, kb_name, query, instruction=instruction, top_n=top_n, recall_k=recall_k,
         recall_mode=recall_mode, rerank=rerank,
