@@ -4,10 +4,10 @@ import streamlit as st
 
 from app.config import RECALL_MODES
 from app.errors import KBError
-from app.service import search
+from app.service import queries, search
 from app.ui import cards, nav, resources, sidebar
 
-ANSWER = "search_answer"
+ANSWER, LABEL_SET, LABEL_NOTE = "search_answer", "label_set", "label_note"
 
 rt = resources.runtime()
 options = sidebar.search_options()
@@ -45,15 +45,30 @@ if submitted:
 answer = st.session_state.get(ANSWER)
 if answer is not None:
     result = answer.result
+    sets = [s.name for s in queries.sets(rt, answer.kb)] or ["default"]
+    label_set = st.selectbox("Label results into query set", sets, key=LABEL_SET, accept_new_options=True,
+                             help="0 not relevant, 1 partly, 2 answers it: one click on a card adds the question "
+                                  "and the passage to this set (type a new name to start one)")
+
+    def label(hit, grade):
+        try:
+            queries.label_result(rt, answer.kb, label_set or "default", answer.query, hit.chunk, grade)
+        except KBError as exc:
+            st.session_state[LABEL_NOTE] = f"Not labelled: {exc}"
+        else:
+            st.session_state[LABEL_NOTE] = f"Labelled {grade} ({queries.GRADES[grade]}) in set {label_set}"
+
+    if st.session_state.get(LABEL_NOTE):
+        st.text(st.session_state.pop(LABEL_NOTE))
     st.caption(cards.timing_label(result))
     st.caption(f"Instruction in effect: {result.instruction}")
     if not compare:
-        cards.render_hits(answer, result.hits, key="main", rerank_note=result.rerank_note)
+        cards.render_hits(answer, result.hits, key="main", rerank_note=result.rerank_note, labeler=label)
     else:
         reranked, recalled = st.columns(2)
         with reranked:
             st.subheader("Reranked")
-            cards.render_hits(answer, result.hits, key="reranked", rerank_note=result.rerank_note)
+            cards.render_hits(answer, result.hits, key="reranked", rerank_note=result.rerank_note, labeler=label)
         with recalled:
             st.subheader("Recall order")  # unreranked on purpose: no banner
-            cards.render_hits(answer, result.recall_hits, key="recall")
+            cards.render_hits(answer, result.recall_hits, key="recall", labeler=label)

@@ -53,6 +53,10 @@ class Comparison:
     def as_json(self) -> dict:
         return self.report.as_json()
 
+    def record(self) -> dict:
+        """The run as it is saved (and as `reopen` gives it back): the Evaluate page draws either."""
+        return run_record(self.set_name, self.report, self.configs, self.rankings)
+
 
 def resolve(rt: Runtime, kb: KnowledgeBase, spec: ConfigSpec) -> RunConfig:
     """Every setting of `spec` decided: the instruction from `instruction=`, `preset=NAME` (built-in or
@@ -126,7 +130,7 @@ def compare_configs(
     kept = {c.name: {q: _kept(hits, by_query.get(q, [])) for q, hits in ranked[c.name].items()} for c in configs}
     run_id = None
     if save:
-        run_id = records.save_run(rt.catalog, kb, set_name, _saved(set_name, report, configs, kept))
+        run_id = records.save_run(rt.catalog, kb, set_name, run_record(set_name, report, configs, kept))
         _record_figures(rt, kb, set_name, report, configs)
     return Comparison(set_name, report, configs, kept, run_id)
 
@@ -140,15 +144,16 @@ def reopen(rt: Runtime, kb_name: str, run_id: int) -> dict:
     return records.run_report(rt.catalog, rt.catalog.get_kb(kb_name), run_id)
 
 
-def against_saved(baseline: ConfigMetrics, saved_id: int, saved: dict, saved_config: str) -> dict:
-    """A configuration of a saved run against today's `baseline`, on the queries both measured: the
-    `comparisons` entry of the JSON contract, plus `queries`."""
-    per_query = saved["per_query"][saved_config]
-    shared = sorted(set(per_query) & set(baseline.per_query))
+def against_saved(current: dict, saved_id: int, saved: dict, saved_config: str) -> dict:
+    """A configuration of a saved run against the baseline of `current` (both run records, see
+    `run_record`), on the queries both measured: a `comparisons` entry of the JSON contract, plus `queries`."""
+    baseline = current["configs"][0]["name"]
+    now, then = current["per_query"][baseline], saved["per_query"][saved_config]
+    shared = sorted(set(now) & set(then))
     if not shared:
         raise InvalidInput("The saved run measured none of the current run's queries.")
-    then = _restricted(f"run {saved_id}: {saved_config}", per_query, shared)
-    return {**compare(_restricted(baseline.name, baseline.per_query, shared), then).as_json(), "queries": len(shared)}
+    result = compare(_restricted(baseline, now, shared), _restricted(f"run {saved_id}: {saved_config}", then, shared))
+    return {**result.as_json(), "queries": len(shared)}
 
 
 def _restricted(name: str, per_query: dict[str, dict[str, float]], queries: list[str]) -> ConfigMetrics:
@@ -158,7 +163,7 @@ def _restricted(name: str, per_query: dict[str, dict[str, float]], queries: list
     return ConfigMetrics(name, name, rows, mean, ci)
 
 
-def _saved(set_name: str, report: CompareReport, configs: list[RunConfig], kept: dict) -> dict:
+def run_record(set_name: str, report: CompareReport, configs: list[RunConfig], kept: dict) -> dict:
     return {
         "set": set_name,
         "report": report.as_json(),

@@ -7,12 +7,17 @@ document contains is ever interpreted as HTML.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import streamlit as st
 
 from app.models import Hit, SearchResult
+from app.service.queries import GRADES
 from app.service.search import SearchAnswer
 from app.ui.highlight import highlight_html
+
+# Called with the hit and the grade the user clicked on its card (see `render_hits`).
+Labeler = Callable[[Hit, int], None]
 
 _CARD_STYLE = "white-space: pre-wrap; line-height: 1.5; margin-top: 0.4rem;"
 _META_STYLE = "color: #555; font-size: 0.9rem;"
@@ -47,22 +52,30 @@ def timing_label(result: SearchResult) -> str:
     return " · ".join(parts)
 
 
-def render_hits(answer: SearchAnswer, hits: list[Hit], key: str, rerank_note: str = "") -> None:
+def render_hits(
+    answer: SearchAnswer, hits: list[Hit], key: str, rerank_note: str = "", labeler: Labeler | None = None
+) -> None:
     """The banner saying why results are not reranked (when `rerank_note` says so), then one card per
-    hit. `key` keeps widget keys unique per column."""
+    hit, each with a label control when `labeler` is given. `key` keeps widget keys unique per column."""
     if rerank_note:
         st.warning(f"Results are in recall order: {rerank_note}.")
     if not hits:
         st.info("No results: the knowledge base is empty or nothing matched.")
     for hit in hits:
-        render_hit(answer, hit, key)
+        render_hit(answer, hit, key, labeler)
 
 
-def render_hit(answer: SearchAnswer, hit: Hit, key: str) -> None:
+def render_hit(answer: SearchAnswer, hit: Hit, key: str, labeler: Labeler | None = None) -> None:
     """One card; everything it shows was read by the search (`app.service.search`), none of it here."""
     chunk = hit.chunk
     with st.container(border=True):
         st.html(card_html(hit, answer.query))
+        if labeler is not None:
+            widget = f"label-{key}-{chunk.chunk_id}"
+            st.segmented_control(
+                "Label", list(GRADES), format_func=lambda g: f"{g} {GRADES[g]}", key=widget,
+                label_visibility="collapsed", on_change=lambda: _labelled(widget, hit, labeler),
+            )
         around = answer.neighbours.get(chunk.chunk_id)
         if around is not None:
             with st.expander("Neighbouring text"):
@@ -86,3 +99,9 @@ def _neighbour_html(chunk, missing: str, which: str) -> str:
         f'<div style="{_META_STYLE}">{which} chunk{where}</div>'
         f'<div style="{_CARD_STYLE}">{html.escape(chunk.text)}</div>'
     )
+
+
+def _labelled(widget: str, hit: Hit, labeler: Labeler) -> None:
+    grade = st.session_state.get(widget)
+    if grade is not None:
+        labeler(hit, grade)

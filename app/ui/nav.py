@@ -12,6 +12,7 @@ _PAGES = (
     ("search", "Search", ":material/search:"),
     ("upload", "Upload", ":material/upload_file:"),
     ("library", "Library", ":material/library_books:"),
+    ("evaluate", "Evaluate", ":material/analytics:"),
     ("knowledge_bases", "Knowledge bases", ":material/folder_open:"),
     ("status", "Status", ":material/monitor_heart:"),
 )

@@ -18,7 +18,7 @@ from app.instructions import find_preset, matching_preset
 from app.runtime import Runtime
 from app.service import kbs, presets
 
-KB, NEXT_KB = "kb", "kb_requested"
+KB, NEXT_KB, INSTRUCTION_KB = "kb", "kb_requested", "instruction_kb"
 INSTRUCTION, PRESET, PRESET_NAME, PRESET_MESSAGE = "instruction", "preset", "preset_name", "preset_message"
 RECALL_K, TOP_N = "recall_k", "top_n"
 EDITED = "(edited)"
@@ -72,7 +72,9 @@ def _kb_picker(rt: Runtime) -> str | None:
 def _instruction_editor(rt: Runtime, kb: str | None) -> None:
     state = st.session_state
     choices = presets.available(rt, kb)
-    state.setdefault(INSTRUCTION, DEFAULT_INSTRUCTION)
+    if state.get(INSTRUCTION_KB, "") != kb:  # first load, or another KB: start from the KB's default
+        state[INSTRUCTION] = presets.default_instruction(rt, kb)[1]
+        state[INSTRUCTION_KB] = kb
     # Keep the picker truthful: it shows the preset whose text is in the box, or "(edited)".
     current = matching_preset(choices, state[INSTRUCTION]) or EDITED
     state[PRESET] = current
