@@ -23,9 +23,9 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
 
 from app.rerank import prompt  # noqa: E402
-from app.rerank.random_model import build_random_reranker  # noqa: E402
 from app.rerank.vllm_engine import QUERY_BUDGET_TOKENS, _classify, _start_engine, engine_options  # noqa: E402
 from scripts.bench_rerank import make_workload  # noqa: E402
+from testing.random_reranker import build_random_reranker  # noqa: E402
 
 MAX_DOC_TOKENS = 1024
 TOP_KERNELS = 12
