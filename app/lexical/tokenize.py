@@ -7,7 +7,7 @@ Latin runs: lowercase, drop English stopwords (bm25s's list), Snowball English s
 CJK runs, two methods behind a name (`CJK_METHODS`):
   - "bigram": every character plus every adjacent pair; no dictionary, works for Japanese kana too.
   - "jieba": words from jieba's search mode (words plus their dictionary sub-words).
-Measured on xquadr-zh-dev, BM25, document level (scripts/eval_fusion.py --tokenizers): bigram nDCG@10 0.830,
+Measured on xquadr-zh-dev, BM25, document level (research/eval_fusion.py --tokenizers): bigram nDCG@10 0.830,
 Recall@100 0.976; jieba 0.816, 0.970. Bigrams are the default (jieba is ~3x slower per text, too).
 
 Example:
