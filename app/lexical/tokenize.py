@@ -25,13 +25,14 @@ from functools import lru_cache
 
 from bm25s.stopwords import STOPWORDS_EN
 
+from app.text import CJK_CHARS
+
 CJK_METHODS = ("bigram", "jieba")
 DEFAULT_CJK_METHOD = "bigram"
 
-# Han (incl. extension A and compatibility ideographs), Hiragana, Katakana, CJK symbols are excluded.
-_CJK = "\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Runs of CJK characters | runs of word characters that are neither CJK nor underscore.
-_RUN = re.compile(f"([{_CJK}]+)|[^\\W_{_CJK}]+")
+# Runs of CJK characters (Han, kana; not Hangul: see app/text.py) | runs of word characters that are neither
+# CJK nor underscore.
+_RUN = re.compile(f"([{CJK_CHARS}]+)|[^\\W_{CJK_CHARS}]+")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 
 _jieba_lock = threading.Lock()
