@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from enum import Enum
 from pathlib import Path
 
 from app.config import RERANK_MODEL_CPU, RERANK_MODEL_GPU, Settings
@@ -19,6 +20,20 @@ from app.rerank.base import Reranker
 
 HUB_URL = "https://huggingface.co"
 HUB_CHECK_TIMEOUT_S = 3.0
+
+
+class EngineState(str, Enum):
+    """Where `RerankService` stands. A `str`, so `state == "ready"` and JSON keep working; `str()` and
+    f-strings give the value ("not loaded"), as they did when the state was a plain string."""
+
+    OFF = "off"  # KB_RERANK_BACKEND=off
+    NOT_LOADED = "not loaded"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"  # the reason is in `RerankService.error`; `retry()` forgets it
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def default_model() -> str:
@@ -82,9 +97,9 @@ class RerankService:
         self._reranker = reranker
         self._lock = threading.Lock()
         if self.backend == "off":
-            self.state = "off"
+            self.state = EngineState.OFF
         else:
-            self.state = "ready" if reranker is not None else "not loaded"
+            self.state = EngineState.READY if reranker is not None else EngineState.NOT_LOADED
 
     @property
     def device(self) -> str:
@@ -95,21 +110,21 @@ class RerankService:
     def ensure_loaded(self) -> Reranker:
         """Load the backend once (thread-safe) and return it; raise RerankerUnavailable if it cannot."""
         with self._lock:
-            if self.state == "off":
+            if self.state is EngineState.OFF:
                 raise RerankerUnavailable("reranking is off (KB_RERANK_BACKEND=off)")
-            if self.state == "failed":
+            if self.state is EngineState.FAILED:
                 raise RerankerUnavailable(self.error)
             if self._reranker is None:
-                self.state = "loading"
+                self.state = EngineState.LOADING
                 start = time.monotonic()
                 try:
                     self._reranker = self._load()
                 except Exception as exc:
-                    self.state = "failed"
+                    self.state = EngineState.FAILED
                     self.error = str(exc) if isinstance(exc, KBError) else f"reranker failed to load: {exc}"
                     raise RerankerUnavailable(self.error) from exc
                 self.load_seconds = time.monotonic() - start
-                self.state = "ready"
+                self.state = EngineState.READY
             return self._reranker
 
     def start_loading(self) -> threading.Thread:
@@ -128,8 +143,8 @@ class RerankService:
     def retry(self) -> None:
         """Forget a failed load so that the next `ensure_loaded()` tries again."""
         with self._lock:
-            if self.state == "failed":
-                self.state, self.error = "not loaded", ""
+            if self.state is EngineState.FAILED:
+                self.state, self.error = EngineState.NOT_LOADED, ""
 
     def score(self, query: str, documents: list[str], instruction: str | None = None) -> list[float]:
         """P(yes) per document, in order. Raises RerankerUnavailable with the reason when it cannot."""
@@ -146,8 +161,8 @@ class RerankService:
             if self._reranker is not None:
                 self._reranker.close()
                 self._reranker = None
-            if self.state == "ready":
-                self.state = "not loaded"
+            if self.state is EngineState.READY:
+                self.state = EngineState.NOT_LOADED
 
     def _load(self) -> Reranker:
         s = self.settings
