@@ -51,10 +51,6 @@ class Embedder:
         """The model's Hugging Face tokenizer: chunking counts tokens with it."""
         return self._model.tokenizer
 
-    @property
-    def max_tokens(self) -> int:
-        return int(self._model.max_seq_length)
-
     def encode_documents(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         with self._lock:
             vectors = self._model.encode(

@@ -3,7 +3,7 @@
 `rm3_terms` is relevance model 3 (Lavrenko & Croft, SIGIR 2001; Abdul-Jaleel et al., TREC 2004), as Anserini
 and Pyserini implement it for BM25: a term distribution estimated from the feedback texts, its best terms mixed
 with the original query's own distribution. (Rocchio on the query embedding was measured too and not kept:
-docs/EVAL.md; it is in scripts/eval_prf.py.)
+docs/EVAL.md; it is in research/eval_prf.py.)
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from app.feedback import rm3_terms
 from app.fusion import convex_combination
 from app.models import Candidate, Chunk
 from app.runtime import Runtime
+from app.text import CJK_CHARS
 
 if TYPE_CHECKING:
     from app.lexical import LexicalIndex
@@ -42,10 +43,9 @@ FUSION_NORM = "max"
 PRF_TERMS = 30
 PRF_QUERY_WEIGHT = 0.5
 PRF_SHARE = 0.6
-# Han, Hiragana, Katakana: the tokenizer's CJK ranges.
-_CJK = "\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_CHAR = re.compile(f"[{_CJK}]")
-_OTHER_WORD = re.compile(f"[^\\W\\d_{_CJK}]+")  # runs of letters that are not CJK
+# Han, Hiragana, Katakana: the tokenizer's CJK ranges (app/text.py).
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+_OTHER_WORD = re.compile(f"[^\\W\\d_{CJK_CHARS}]+")  # runs of letters that are not CJK
 
 
 def is_cjk_query(query: str) -> bool:

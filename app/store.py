@@ -120,12 +120,6 @@ class VectorStore:
                 yield _chunk(cid, text, meta)
             offset += len(result["ids"])
 
-    def document_ids(self, kb: KnowledgeBase) -> set[str]:
-        return {c.doc_id for c in self.iter_chunks(kb)}
-
-    def count(self, kb: KnowledgeBase) -> int:
-        return self._collection(kb).count()
-
     def drop(self, kb: KnowledgeBase) -> None:
         self._collections.pop(kb.key, None)
         try:
@@ -133,10 +127,6 @@ class VectorStore:
         except Exception as exc:  # chromadb raises different types per version when it is missing
             if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
                 raise
-
-    def heartbeat(self) -> None:
-        """Raises when a Chroma server cannot be reached."""
-        self._client.heartbeat()
 
 
 def _excluding(doc_ids: Sequence[str]) -> dict | None:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.config import RECALL_MODES
 from app.errors import KBError
+from app.rerank.service import EngineState
 from app.service import queries, search
 from app.ui import cards, nav, resources, sidebar
 
@@ -18,7 +19,7 @@ if options.kb is None:
     st.stop()
 
 resources.warm_reranker(rt)  # first visit starts the engine in the background
-if rt.reranker.state == "loading":
+if rt.reranker.state == EngineState.LOADING:
     st.info("The reranker is loading in the background; the first search waits for it.")
 
 with st.form("search"):

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app.errors import RerankerUnavailable
+from app.rerank.service import EngineState
 from app.service import status
 from app.ui import resources, sidebar
 
@@ -15,7 +16,7 @@ st.markdown(f"Model `{model}`, **{dim}** dimensions")
 
 
 # While the engine loads, this section refreshes itself every 2 s; otherwise it redraws with the page.
-@st.fragment(run_every=2.0 if rt.reranker.state == "loading" else None)
+@st.fragment(run_every=2.0 if rt.reranker.state == EngineState.LOADING else None)
 def reranker_section():
     facts = status.reranker_facts(rt)
     st.subheader("Reranker")
@@ -24,12 +25,12 @@ def reranker_section():
         f"Backend `{facts.backend}` · model `{facts.model}` · device **{facts.device}**  \n"
         f"Engine: **{facts.state}**{loaded}"
     )
-    if facts.state == "failed":
+    if facts.state == EngineState.FAILED:
         st.error(f"The reranker failed to load: {facts.error}")
         if st.button("Retry loading"):
             rt.reranker.retry()
             resources.warm_reranker(rt)
-    elif facts.state == "not loaded" and st.button("Load now"):
+    elif facts.state == EngineState.NOT_LOADED and st.button("Load now"):
         resources.warm_reranker(rt)
 
 

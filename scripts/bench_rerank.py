@@ -33,8 +33,8 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
 
 from app.config import DEFAULT_INSTRUCTION  # noqa: E402
 from app.rerank import prompt  # noqa: E402
-from app.rerank.random_model import build_random_reranker  # noqa: E402
 from app.rerank.token_cache import DocumentTokenCache  # noqa: E402
+from testing.random_reranker import build_random_reranker  # noqa: E402
 
 CONCURRENT_CALLERS = 8
 HF_BATCH = 32

@@ -28,6 +28,16 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
 
 
+def stored_doc_ids(rt, kb) -> set[str]:
+    """The documents that have chunks in the vector store."""
+    return {c.doc_id for c in rt.store.iter_chunks(kb)}
+
+
+def stored_chunks(rt, kb) -> int:
+    """How many chunks the vector store holds for `kb`."""
+    return sum(1 for _ in rt.store.iter_chunks(kb))
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on (for servers the tests start)."""
     with socket.socket() as s:

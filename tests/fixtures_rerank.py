@@ -12,7 +12,7 @@ TINY_MAX_DOC_TOKENS = 512
 @pytest.fixture(scope="session")
 def tiny_reranker_dir(tmp_path_factory):
     """A seeded random Qwen3ForCausalLM (hidden 128, 2 layers, fp32) plus the real Qwen3 tokenizer."""
-    from app.rerank.random_model import build_random_reranker
+    from testing.random_reranker import build_random_reranker
 
     return build_random_reranker(
         tmp_path_factory.mktemp("tiny-reranker"), shape="tiny", seed=0, dtype="float32"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.rerank.service import EngineState
 from tests.fixtures_rerank import TINY_MAX_DOC_TOKENS
 from tests.test_app_pages import MAIN, click, manual_pdf, seed
 
@@ -56,9 +57,9 @@ def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkey
     # BM25 has run in this process before the engine starts (bm25s imports numba/llvmlite), as in the app.
     seed("manuals", {"manual.pdf": manual_pdf(), "notes.md": b"# Notes\n\nRefunds are issued within 14 days.\n"})
     service = resources.runtime().reranker
-    assert service.state == "not loaded"
+    assert service.state is EngineState.NOT_LOADED
     at = start()  # the first visit to Search starts loading the engine in the background
-    assert service.state in ("loading", "ready")
+    assert service.state in (EngineState.LOADING, EngineState.READY)
     at.text_input(key="query").input("pump overheats")
     at.toggle(key="compare").set_value(True)
     click(at, "Search")  # waits for the engine

@@ -9,6 +9,7 @@ import pytest
 from app.catalog import PENDING
 from app.search import search
 from ingest.pipeline import delete_document, ingest_bytes, ingest_paths, recover
+from tests.conftest import stored_chunks, stored_doc_ids
 from tests.fixtures_docs import make_pdf
 
 PAGES = [
@@ -42,7 +43,7 @@ def test_same_bytes_are_unchanged_and_a_changed_file_replaces(runtime):
     assert new.status == "replaced"
     docs = runtime.catalog.documents(kb)
     assert [(d.name, d.doc_id) for d in docs] == [("notes.txt", new.doc_id)]
-    assert runtime.store.document_ids(kb) == {new.doc_id}
+    assert stored_doc_ids(runtime, kb) == {new.doc_id}
     assert runtime.lexical(kb).doc_ids() == {new.doc_id}
     assert all("Alpacas" not in h.chunk.text for h in search(runtime, "kb", "alpaca camelid").hits)
 
@@ -53,7 +54,7 @@ def test_delete_removes_every_trace(runtime):
     keep = ingest_bytes(runtime, kb, "b.md", b"# Other\n\nOwls hunt at night.")
     delete_document(runtime, "kb", "a.md")
     assert [d.name for d in runtime.catalog.documents(kb)] == ["b.md"]
-    assert runtime.store.document_ids(kb) == {keep.doc_id}
+    assert stored_doc_ids(runtime, kb) == {keep.doc_id}
     assert doc.doc_id not in runtime.lexical(kb).doc_ids()
     assert not list((runtime.settings.kb_dir(kb.key) / "files").glob(f"{doc.doc_id}*"))
 
@@ -88,7 +89,7 @@ def test_bad_files_fail_alone_and_touch_nothing_stored(runtime, tmp_path):
     names = sorted(d.name for d in runtime.catalog.documents(kb))
     assert names == ["existing.txt", "good.txt"]
     assert runtime.catalog.hidden_doc_ids(kb) == []
-    assert before.doc_id in runtime.store.document_ids(kb)
+    assert before.doc_id in stored_doc_ids(runtime, kb)
 
 
 def test_a_failure_mid_document_leaves_nothing(runtime, monkeypatch):
@@ -102,7 +103,7 @@ def test_a_failure_mid_document_leaves_nothing(runtime, monkeypatch):
     outcome = ingest_bytes(runtime, kb, "x.txt", b"Volcanoes erupt molten rock.")
     assert outcome.status == "failed" and "disk full" in outcome.message
     assert runtime.catalog.get_document(kb, outcome.doc_id) is None
-    assert runtime.store.count(kb) == 0
+    assert stored_chunks(runtime, kb) == 0
 
 
 CRASH = textwrap.dedent(
@@ -140,11 +141,11 @@ def test_a_crash_mid_document_is_invisible_after_restart(make_runtime, tmp_path)
     rt = make_runtime(rerank_backend="off")  # "after restart": a fresh process view
     kb = rt.open_kb("kb")
     pending = rt.catalog.documents(kb, status=PENDING)
-    assert [d.name for d in pending] == ["long.txt"] and rt.store.count(kb) > 1  # half was written
+    assert [d.name for d in pending] == ["long.txt"] and stored_chunks(rt, kb) > 1  # half was written
     hits = search(rt, "kb", "crashing document lighthouse", top_n=20).hits
     assert {h.chunk.doc_name for h in hits} == {"keep.txt"}
     assert recover(rt, kb) == [pending[0].doc_id]
-    assert rt.store.document_ids(kb) == {d.doc_id for d in rt.catalog.documents(kb)}
+    assert stored_doc_ids(rt, kb) == {d.doc_id for d in rt.catalog.documents(kb)}
     assert rt.catalog.hidden_doc_ids(kb) == []
     outcome = ingest_bytes(rt, kb, "long.txt", path.read_bytes())
     assert outcome.status == "added" and outcome.chunks > 1

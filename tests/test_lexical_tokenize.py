@@ -46,3 +46,8 @@ def test_punctuation_only_gives_no_tokens():
 def test_unknown_cjk_method_names_the_choices():
     with pytest.raises(ValueError, match="bigram, jieba"):
         tokenize("x", cjk="mecab")
+
+
+def test_korean_is_tokenized_as_words_not_bigrams():
+    # Hangul is not in app.text.CJK_CHARS: Korean separates words with spaces (see the comment there).
+    assert tokenize("서울 지하철 노선도") == ["서울", "지하철", "노선도"]

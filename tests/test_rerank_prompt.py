@@ -29,7 +29,7 @@ def card_ids(tokenizer, instruction, query, doc):
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from app.rerank.random_model import find_tokenizer_dir
+    from testing.random_reranker import find_tokenizer_dir
 
     return AutoTokenizer.from_pretrained(find_tokenizer_dir())
 

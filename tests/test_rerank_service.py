@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -9,7 +10,7 @@ import pytest
 
 from app.config import load_settings
 from app.errors import RerankerUnavailable
-from app.rerank.service import RerankService
+from app.rerank.service import EngineState, RerankService
 
 NOT_OFFLINE = (
     "model Qwen/Qwen3-Reranker-0.6B is not available offline: not in the Hugging Face cache and no network "
@@ -25,19 +26,19 @@ def closed_port() -> int:
 
 def test_uncached_hub_model_fails_fast_and_the_failure_is_remembered():
     service = RerankService(load_settings(rerank_model="Qwen/Qwen3-Reranker-0.6B"))
-    assert service.state == "not loaded"
+    assert service.state is EngineState.NOT_LOADED
     started = time.monotonic()
     with pytest.raises(RerankerUnavailable) as exc:
         service.score("q", ["d"])
     assert time.monotonic() - started < 10
     assert str(exc.value) == NOT_OFFLINE
-    assert (service.state, service.error) == ("failed", NOT_OFFLINE)
+    assert (service.state, service.error) == (EngineState.FAILED, NOT_OFFLINE)
     started = time.monotonic()
     with pytest.raises(RerankerUnavailable, match="not available offline"):
         service.score("q", ["d"])
     assert time.monotonic() - started < 0.5  # no new attempt on every query
     service.retry()
-    assert (service.state, service.error) == ("not loaded", "")
+    assert (service.state, service.error) == (EngineState.NOT_LOADED, "")
 
 
 def test_uncached_hub_model_without_network_fails_fast(monkeypatch):
@@ -48,7 +49,7 @@ def test_uncached_hub_model_without_network_fails_fast(monkeypatch):
     started = time.monotonic()
     service.start_loading().join(timeout=10)
     assert time.monotonic() - started < 10
-    assert (service.state, service.error) == ("failed", NOT_OFFLINE)
+    assert (service.state, service.error) == (EngineState.FAILED, NOT_OFFLINE)
 
 
 def test_missing_local_directory_is_named(tmp_path):
@@ -63,14 +64,14 @@ def test_missing_local_directory_is_named(tmp_path):
 
 def test_off_backend():
     service = RerankService(load_settings(rerank_backend="off"))
-    assert service.state == "off"
+    assert service.state is EngineState.OFF
     with pytest.raises(RerankerUnavailable, match="KB_RERANK_BACKEND=off"):
         service.score("q", ["d"])
 
 
 def test_shared_engine_is_ready_and_scores(tiny_vllm_reranker):
     service = RerankService(load_settings(), reranker=tiny_vllm_reranker)
-    assert (service.state, service.backend, service.device) == ("ready", "vllm", "CPU")
+    assert (service.state, service.backend, service.device) == (EngineState.READY, "vllm", "CPU")
     assert service.model == tiny_vllm_reranker.model
     docs = ["Paris is the capital of France.", "Bananas are yellow."]
     assert service.score("capital of France?", docs) == tiny_vllm_reranker.score("capital of France?", docs)
@@ -83,7 +84,18 @@ def test_remote_backend_down_fails_with_the_url():
     with pytest.raises(RerankerUnavailable, match=f"reranker server at {url} is not reachable"):
         service.score("q", ["d"])
     assert time.monotonic() - started < 5
-    assert service.state == "failed" and service.device == f"remote server {url}"
+    assert service.state is EngineState.FAILED and service.device == f"remote server {url}"
+
+
+def test_engine_state_reads_as_its_value_in_comparisons_text_and_json():
+    state = EngineState.NOT_LOADED
+    assert state == "not loaded" and state in ("loading", "not loaded")
+    assert (str(state), f"**{state}**", json.dumps({"state": state})) == (
+        "not loaded",
+        "**not loaded**",
+        '{"state": "not loaded"}',
+    )
+    assert [s.value for s in EngineState] == ["off", "not loaded", "loading", "ready", "failed"]
 
 
 def test_engine_step_size_follows_the_setting_then_the_gpu():

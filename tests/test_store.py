@@ -1,6 +1,7 @@
 """The Chroma store on disk with the real bundled embedder."""
 
 from app.models import Chunk
+from tests.conftest import stored_chunks, stored_doc_ids
 
 
 def _chunks(doc_id: str, texts: list[str], page: int | None = 1) -> list[Chunk]:
@@ -17,7 +18,7 @@ def test_add_query_exclude_delete(runtime):
     cars = _chunks("cars", ["The engine needs new spark plugs.", "Change the oil every 10,000 km."], page=None)
     for chunks in (cats, cars):
         rt.store.add(kb, chunks, rt.embedder.encode_documents([c.text for c in chunks]))
-    assert rt.store.count(kb) == 4
+    assert stored_chunks(rt, kb) == 4
 
     query = rt.embedder.encode_query("why do cats purr")
     top = rt.store.query(kb, query, k=4)
@@ -30,6 +31,6 @@ def test_add_query_exclude_delete(runtime):
     assert [c.position for c in rt.store.document_chunks(kb, "cats")] == [0, 1]
 
     rt.store.delete_document(kb, "cats")
-    assert rt.store.document_ids(kb) == {"cars"}
+    assert stored_doc_ids(rt, kb) == {"cars"}
     rt.store.drop(kb)
     rt.store.drop(kb)  # dropping twice is not an error

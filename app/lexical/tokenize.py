@@ -7,7 +7,7 @@ Latin runs: lowercase, drop English stopwords (bm25s's list), Snowball English s
 CJK runs, two methods behind a name (`CJK_METHODS`):
   - "bigram": every character plus every adjacent pair; no dictionary, works for Japanese kana too.
   - "jieba": words from jieba's search mode (words plus their dictionary sub-words).
-Measured on xquadr-zh-dev, BM25, document level (scripts/eval_fusion.py --tokenizers): bigram nDCG@10 0.830,
+Measured on xquadr-zh-dev, BM25, document level (research/eval_fusion.py --tokenizers): bigram nDCG@10 0.830,
 Recall@100 0.976; jieba 0.816, 0.970. Bigrams are the default (jieba is ~3x slower per text, too).
 
 Example:
@@ -25,13 +25,14 @@ from functools import lru_cache
 
 from bm25s.stopwords import STOPWORDS_EN
 
+from app.text import CJK_CHARS
+
 CJK_METHODS = ("bigram", "jieba")
 DEFAULT_CJK_METHOD = "bigram"
 
-# Han (incl. extension A and compatibility ideographs), Hiragana, Katakana, CJK symbols are excluded.
-_CJK = "\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Runs of CJK characters | runs of word characters that are neither CJK nor underscore.
-_RUN = re.compile(f"([{_CJK}]+)|[^\\W_{_CJK}]+")
+# Runs of CJK characters (Han, kana; not Hangul: see app/text.py) | runs of word characters that are neither
+# CJK nor underscore.
+_RUN = re.compile(f"([{CJK_CHARS}]+)|[^\\W_{CJK_CHARS}]+")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 
 _jieba_lock = threading.Lock()

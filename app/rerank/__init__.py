@@ -2,7 +2,7 @@
 
 from app.rerank.base import Reranker
 from app.rerank.remote import RemoteReranker
-from app.rerank.service import RerankService
+from app.rerank.service import EngineState, RerankService
 from app.rerank.vllm_engine import VllmReranker
 
-__all__ = ["Reranker", "RemoteReranker", "RerankService", "VllmReranker"]
+__all__ = ["EngineState", "Reranker", "RemoteReranker", "RerankService", "VllmReranker"]

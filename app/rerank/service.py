@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
 from pathlib import Path
 
 from app.config import RERANK_MODEL_CPU, RERANK_MODEL_GPU, Settings
@@ -23,6 +24,20 @@ HUB_CHECK_TIMEOUT_S = 3.0
 # Requests `score_many` keeps in flight at once: the in-process engine's worker takes whatever is queued
 # as one engine call, so a few concurrent requests fill its steps; a remote server batches them too.
 SCORE_MANY_CONCURRENCY = 8
+
+
+class EngineState(str, Enum):
+    """Where `RerankService` stands. A `str`, so `state == "ready"` and JSON keep working; `str()` and
+    f-strings give the value ("not loaded"), as they did when the state was a plain string."""
+
+    OFF = "off"  # KB_RERANK_BACKEND=off
+    NOT_LOADED = "not loaded"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"  # the reason is in `RerankService.error`; `retry()` forgets it
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def default_model() -> str:
@@ -88,9 +103,9 @@ class RerankService:
         self._pairs_scored = 0
         self._seconds_scoring = 0.0
         if self.backend == "off":
-            self.state = "off"
+            self.state = EngineState.OFF
         else:
-            self.state = "ready" if reranker is not None else "not loaded"
+            self.state = EngineState.READY if reranker is not None else EngineState.NOT_LOADED
 
     @property
     def device(self) -> str:
@@ -101,21 +116,21 @@ class RerankService:
     def ensure_loaded(self) -> Reranker:
         """Load the backend once (thread-safe) and return it; raise RerankerUnavailable if it cannot."""
         with self._lock:
-            if self.state == "off":
+            if self.state is EngineState.OFF:
                 raise RerankerUnavailable("reranking is off (KB_RERANK_BACKEND=off)")
-            if self.state == "failed":
+            if self.state is EngineState.FAILED:
                 raise RerankerUnavailable(self.error)
             if self._reranker is None:
-                self.state = "loading"
+                self.state = EngineState.LOADING
                 start = time.monotonic()
                 try:
                     self._reranker = self._load()
                 except Exception as exc:
-                    self.state = "failed"
+                    self.state = EngineState.FAILED
                     self.error = str(exc) if isinstance(exc, KBError) else f"reranker failed to load: {exc}"
                     raise RerankerUnavailable(self.error) from exc
                 self.load_seconds = time.monotonic() - start
-                self.state = "ready"
+                self.state = EngineState.READY
             return self._reranker
 
     def start_loading(self) -> threading.Thread:
@@ -134,8 +149,8 @@ class RerankService:
     def retry(self) -> None:
         """Forget a failed load so that the next `ensure_loaded()` tries again."""
         with self._lock:
-            if self.state == "failed":
-                self.state, self.error = "not loaded", ""
+            if self.state is EngineState.FAILED:
+                self.state, self.error = EngineState.NOT_LOADED, ""
 
     def score(self, query: str, documents: list[str], instruction: str | None = None) -> list[float]:
         """P(yes) per document, in order. Raises RerankerUnavailable with the reason when it cannot."""
@@ -174,8 +189,8 @@ class RerankService:
             if self._reranker is not None:
                 self._reranker.close()
                 self._reranker = None
-            if self.state == "ready":
-                self.state = "not loaded"
+            if self.state is EngineState.READY:
+                self.state = EngineState.NOT_LOADED
 
     def _load(self) -> Reranker:
         s = self.settings

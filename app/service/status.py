@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.rerank.service import EngineState
 from app.runtime import Runtime
 from app.selftest import PAIRS as SELFTEST_PAIRS
 from app.selftest import Verdict, run_selftest
@@ -31,7 +32,7 @@ class StoreFacts:
 
 def reranker_facts(rt: Runtime) -> RerankerFacts:
     service = rt.reranker
-    if service.state == "off":
+    if service.state == EngineState.OFF:
         return RerankerFacts(service.backend, "-", "-", "off", "", None)
     model = service.model or "(default: 4B with a CUDA GPU, 0.6B without; chosen when it loads)"
     device = service.device or "(known once loaded)"

@@ -14,7 +14,7 @@ import dataclasses
 import streamlit as st
 
 from app.config import Settings, load_settings
-from app.rerank.service import RerankService
+from app.rerank.service import EngineState, RerankService
 from app.runtime import Runtime
 
 
@@ -45,5 +45,5 @@ def runtime() -> Runtime:
 def warm_reranker(rt: Runtime) -> None:
     """Start loading the reranker in a background thread if nobody has yet; returns at once."""
     service = rt.reranker
-    if service.state == "not loaded":
+    if service.state == EngineState.NOT_LOADED:
         service.start_loading()

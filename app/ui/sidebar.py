@@ -15,6 +15,7 @@ import streamlit as st
 from app.config import DEFAULT_INSTRUCTION
 from app.errors import KBError
 from app.instructions import find_preset, matching_preset
+from app.rerank.service import EngineState
 from app.runtime import Runtime
 from app.service import kbs, presets
 
@@ -134,10 +135,10 @@ def _numbers(rt: Runtime) -> None:
 
 def _reranker_line(rt: Runtime) -> None:
     service = rt.reranker
-    if service.state == "off":
+    if service.state == EngineState.OFF:
         st.caption("Reranker off (KB_RERANK_BACKEND=off)")
         return
-    state = "failed (see Status)" if service.state == "failed" else service.state
+    state = "failed (see Status)" if service.state == EngineState.FAILED else service.state
     st.caption(f"Reranker ({rt.settings.rerank_backend}): {state}")
 
 

@@ -1,11 +1,12 @@
 """Where one 100-document rerank query spends its time: wall clock, GPU busy time, kernels, and the
-per-request cost the engine pays whatever the prompt length.
+per-request cost the engine pays whatever the prompt length (docs/BENCHMARKS.md, "Where the fp8 time goes").
 
-    python scripts/profile_rerank.py --shape 4b --fp8          # on the GPU machine (docs/BENCHMARKS.md)
-    python scripts/profile_rerank.py --shape tiny              # CPU smoke run (no GPU timeline)
+    python research/profile_rerank.py --shape 4b --fp8          # on the GPU machine (../shared/gpu/README.md)
+    python research/profile_rerank.py --shape tiny              # CPU smoke run (no GPU timeline)
 
-The engine is called directly with ready token ids (`_classify`), so the numbers leave out tokenizing and
-the worker-thread hop that `VllmReranker.score` adds; `bench_rerank.py` measures the whole path.
+The reranker is called with ready token ids (`VllmReranker.score_prompts`), so the numbers leave out
+tokenizing, which `VllmReranker.score` adds; they include the hop to the engine's worker thread.
+`scripts/bench_rerank.py` measures the whole path. Needs torch, transformers and vllm only.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
 
 from app.rerank import prompt  # noqa: E402
-from app.rerank.random_model import build_random_reranker  # noqa: E402
-from app.rerank.vllm_engine import QUERY_BUDGET_TOKENS, _classify, _start_engine, engine_options  # noqa: E402
+from app.rerank.vllm_engine import VllmReranker  # noqa: E402
 from scripts.bench_rerank import make_workload  # noqa: E402
+from testing.random_reranker import build_random_reranker  # noqa: E402
 
 MAX_DOC_TOKENS = 1024
 TOP_KERNELS = 12
@@ -51,11 +53,10 @@ def main() -> None:
 
 
 def _profile(model_dir: Path, fp8: bool, queries: int, cuda: bool) -> None:
-    options = engine_options(
-        str(model_dir), MAX_DOC_TOKENS + QUERY_BUDGET_TOKENS, "fp8" if fp8 else "none", 0, 0.85, "auto"
+    reranker = VllmReranker(
+        str(model_dir), max_doc_tokens=MAX_DOC_TOKENS, quantization="fp8" if fp8 else "none", gpu_memory=0.85
     )
-    llm = _start_engine(options)
-    tokenizer = llm.get_tokenizer()
+    tokenizer = reranker.tokenizer
 
     def prompts(seed: int, doc_chars: int | None = None) -> list[list[int]]:
         query, docs = make_workload(1, 100, seed=seed)[0]  # a new query each time: no prefix-cache hits
@@ -64,27 +65,31 @@ def _profile(model_dir: Path, fp8: bool, queries: int, cuda: bool) -> None:
 
     def wall(batch: list[list[int]]) -> float:
         t = time.perf_counter()
-        _classify(llm, batch)
+        reranker.score_prompts(batch)
         return time.perf_counter() - t
 
-    for seed in (900, 901):  # warm-up
-        _classify(llm, prompts(seed))
-    full = [wall(prompts(10 + i)) for i in range(queries)]
-    short = [wall(prompts(100 + i, doc_chars=20)) for i in range(queries)]
-    print(f"wall p50, 100 documents: {statistics.median(full):.4f} s")
-    print(f"wall p50, 100 documents of ~5 tokens (the per-request cost): {statistics.median(short):.4f} s")
-    if cuda:
-        _gpu_timeline(llm, prompts(200))
+    try:
+        for seed in (900, 901):  # warm-up
+            reranker.score_prompts(prompts(seed))
+        full = [wall(prompts(10 + i)) for i in range(queries)]
+        short = [wall(prompts(100 + i, doc_chars=20)) for i in range(queries)]
+        print(f"wall p50, 100 documents: {statistics.median(full):.4f} s")
+        print(f"wall p50, 100 documents of ~5 tokens (the per-request cost): {statistics.median(short):.4f} s")
+        if cuda:
+            _gpu_timeline(reranker, prompts(200))
+    finally:
+        reranker.close()
 
 
-def _gpu_timeline(llm, batch: list[list[int]]) -> None:
+def _gpu_timeline(reranker: VllmReranker, batch: list[list[int]]) -> None:
     """GPU busy time (union of kernel intervals) against wall time, and the kernels that take it."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
+    # CUDA kernels are traced for the whole process, so those the engine's worker thread launches count.
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         t = time.perf_counter()
-        _classify(llm, batch)
+        reranker.score_prompts(batch)
         wall = time.perf_counter() - t
     spans, by_kernel = [], {}
     for event in prof.events():
@@ -98,7 +103,7 @@ def _gpu_timeline(llm, batch: list[list[int]]) -> None:
             busy += end - max(start, reached)
             reached = end
     print(f"profiled wall {wall:.4f} s, GPU busy {busy / 1e6:.4f} s, {len(spans)} kernels")
-    total = sum(by_kernel.values())
+    total = sum(by_kernel.values()) or 1
     for name, us in sorted(by_kernel.items(), key=lambda kv: -kv[1])[:TOP_KERNELS]:
         print(f"{us / 1e3:9.2f} ms {100 * us / total:5.1f}%  {name[:110]}")
 
