@@ -86,7 +86,8 @@ def _gpu_timeline(reranker: VllmReranker, batch: list[list[int]]) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    # CUDA kernels are traced for the whole process, so those the engine's worker thread launches count.
+    # The engine runs in VllmReranker's worker thread. CUPTI traces CUDA kernels per process, so they should
+    # be counted; not yet checked on a GPU since this script moved from the private engine call to score_prompts.
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         t = time.perf_counter()
         reranker.score_prompts(batch)

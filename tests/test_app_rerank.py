@@ -48,6 +48,7 @@ def test_an_unloadable_reranker_gives_results_under_a_banner_with_the_reason(mon
     assert not at.exception, at.exception
 
 
+@pytest.mark.slow
 def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkeypatch, tiny_reranker_dir):
     from app.ui import resources
 

@@ -1,4 +1,6 @@
-"""The reranker self-test's verdicts, and its run against a real engine through the app's service."""
+"""The reranker self-test's verdicts on given scores, and `run_selftest` against stand-in scorers (what it sends,
+what it flags). Its run against a real engine, through the app's service and the Status page, is in
+test_app_rerank.py (slow: it starts the tiny vLLM engine)."""
 
 import pytest
 

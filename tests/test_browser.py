@@ -21,7 +21,7 @@ from tests.conftest import free_port
 from tests.fixtures_docs import CHINESE_TEXT
 from tests.test_app_pages import PAGE_3_FACT, manual_pdf
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -83,6 +83,7 @@ def test_failed_files_are_reported_and_set_the_exit_status(tmp_path):
     assert lines[0].startswith("scan.pdf: failed: ") and lines[1] == "ok.txt: added, 1 chunks"
 
 
+@pytest.mark.slow
 def test_search_reranks_with_the_in_process_vllm_engine(docs, tiny_reranker_dir):
     env = {"KB_RERANK_BACKEND": "vllm", "KB_RERANK_MODEL": str(tiny_reranker_dir)}
     kb("ingest", str(docs), "--kb", "m", env=env)
@@ -147,6 +148,7 @@ def chroma_server(tmp_path):
         server.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_ingest_and_search_through_a_chroma_server(docs, chroma_server, tmp_path):
     env = {"KB_RERANK_BACKEND": "off", "KB_CHROMA_HOST": "127.0.0.1", "KB_CHROMA_PORT": str(chroma_server)}
     kb("ingest", str(docs), "--kb", "srv", env=env)

@@ -69,6 +69,7 @@ def test_every_method_runs_on_one_ingest_and_bad_input_is_refused(runtime, beir,
         evaluate(runtime, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (EVAL_DIR / "xquadr-en").exists(), reason="needs ../shared/eval/xquadr-en")
 def test_hybrid_beats_its_parts_on_an_xquadr_en_subset(runtime, tmp_path):
     """300 sentences of XQuAD-R (English) and their questions: hybrid must beat both of its parts."""

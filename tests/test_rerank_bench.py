@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,6 +23,7 @@ def test_workload_is_fixed_and_in_range():
     assert [len(docs) for _, docs in workload] == [5, 5, 5]
 
 
+@pytest.mark.slow  # starts a vLLM engine
 def test_bench_runs_on_cpu_with_the_tiny_shape(tmp_path):
     out = tmp_path / "bench.json"
     env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}

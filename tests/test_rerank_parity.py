@@ -9,6 +9,8 @@ import pytest
 from app.config import DEFAULT_INSTRUCTION
 from tests.fixtures_rerank import TINY_MAX_DOC_TOKENS
 
+pytestmark = pytest.mark.slow  # every test scores with the session's vLLM engine
+
 # The model card's recipe, written out here independently of app.rerank.prompt.
 CARD_PREFIX = (
     "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the "

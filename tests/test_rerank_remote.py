@@ -18,6 +18,8 @@ import pytest
 from app.errors import RerankerUnavailable
 from app.rerank.remote import RemoteReranker
 
+pytestmark = pytest.mark.slow  # the fake server scores with the session's vLLM engine
+
 DOCS = ["Paris is the capital of France.", "Bananas are yellow.", "法国的首都是巴黎。", "Lyon is a city."]
 
 

@@ -69,6 +69,7 @@ def test_off_backend():
         service.score("q", ["d"])
 
 
+@pytest.mark.slow
 def test_shared_engine_is_ready_and_scores(tiny_vllm_reranker):
     service = RerankService(load_settings(), reranker=tiny_vllm_reranker)
     assert (service.state, service.backend, service.device) == (EngineState.READY, "vllm", "CPU")
