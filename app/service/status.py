@@ -17,7 +17,7 @@ class RerankerFacts:
     backend: str
     model: str
     device: str
-    state: str  # off | not loaded | loading | ready | failed
+    state: EngineState
     error: str
     load_seconds: float | None
 

@@ -5,9 +5,9 @@ through `html.escape` and the matched pieces are wrapped in `<mark>`, so `<scrip
 out as the text "<script>".
 
 Terms: Latin words of two or more letters and numbers (minus a few stop words), matched case-insensitively at
-the start of a word, with a plural "s" dropped so that "pumps" matches "pump"; Chinese, Japanese
-and Korean runs are cut into overlapping character pairs (no spaces between words to split on),
-so "召回候选" marks "召回" in "系统先召回".
+the start of a word, with a plural "s" dropped so that "pumps" matches "pump"; Chinese and Japanese
+runs are cut into overlapping character pairs (no spaces between words to split on), so "召回候选"
+marks "召回" in "系统先召回". Korean is spaced, so its words are words, as BM25 indexes them.
 
 Example:
     >>> highlight_html("Clean the <b>intake</b> filter.", "intake filters")
@@ -19,7 +19,8 @@ from __future__ import annotations
 import html
 import re
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+from app.text import CJK_CHARS as _CJK
+
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_]+")
 _CJK_RUN = re.compile(rf"[{_CJK}]+")
 _STOP_WORDS = frozenset(

@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 from app.recall import is_cjk_query
+from app.text import CJK_CHARS
 
-_WORD = re.compile(r"[^\W\d_]{4,}|[\u4e00-\u9fff]{2,4}")
+# Words of four letters or more; CJK text has no spaces, so its runs are cut into two to four characters.
+_WORD = re.compile(rf"[^\W\d_{CJK_CHARS}]{{4,}}|[{CJK_CHARS}]{{2,4}}")
 # Frequent English words that say nothing about a domain (a short list: tf x idf demotes the rest).
 _STOP = frozenset(
     "about above after again against also although among another because been before being below between both "
