@@ -189,3 +189,43 @@ def test_upload_search_instruction_and_escaping_in_a_real_browser(server, page, 
     page.get_by_text("ChromaDB embedded at").wait_for()
     shot(page, "status")
     print(f"browser test body: {time.perf_counter() - test_started:.1f} s")
+
+
+def test_evaluate_page_runs_compares_and_opens_a_query_in_a_real_browser(server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    from app.config import load_settings
+    from app.runtime import Runtime
+    from app.service import documents, queries
+    from tests.test_app_evaluate import DOCS, LABELS
+
+    url, _ = server
+    # Seeded before the app first opens its store (one writer per data dir at a time).
+    rt = Runtime(load_settings(data_dir=tmp_path / "data", rerank_backend="off"))
+    assert all(o.ok for o in documents.ingest_uploads(rt, "tools", list(DOCS.items())))
+    queries.import_file(rt, "tools", "wrenches", "labels.csv", LABELS.encode())
+
+    page.goto(url)
+    go(page, "Evaluate")
+    page.get_by_text("6 queries, 6 labels").wait_for()
+    recall = page.get_by_role("combobox", name="Recall")
+    recall.nth(1).click()
+    page.get_by_role("option", name="dense", exact=True).click()
+    reranking = page.get_by_role("combobox", name="Reranking")
+    reranking.nth(1).click()
+    page.get_by_role("option", name="No reranking (recall order)").click()
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_role("heading", name="Results").wait_for(timeout=120_000)
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+    page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
+    shot(page, "evaluate-results")
+
+    opened = page.get_by_role("combobox", name="Open a query (worst loss first)")
+    first = opened.input_value()
+    opened.click()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(opened).not_to_have_value(first)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(5)  # metrics, pairs, per query, 2 rankings
+    page.locator('[data-testid="stDataFrame"]').last.scroll_into_view_if_needed()
+    shot(page, "evaluate-query-opened")
