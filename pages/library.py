@@ -10,11 +10,7 @@ CONFIRM = "confirm_delete_doc"
 
 rt = resources.runtime()
 st.title("Library")
-kb_name = sidebar.selected_kb()
-if kb_name is None:
-    st.info("There is no knowledge base yet.")
-    st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
-    st.stop()
+kb_name = nav.require_kb(sidebar.selected_kb())
 
 docs = documents.listing(rt, kb_name)
 st.caption(f"{len(docs)} document{'' if len(docs) == 1 else 's'} in **{kb_name}**")

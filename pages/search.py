@@ -13,10 +13,7 @@ ANSWER, LABEL_SET, LABEL_NOTE = "search_answer", "label_set", "label_note"
 rt = resources.runtime()
 options = sidebar.search_options()
 st.title("Search")
-if options.kb is None:
-    st.info("There is no knowledge base yet. Upload documents first.")
-    st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
-    st.stop()
+nav.require_kb(options.kb, "There is no knowledge base yet. Upload documents first.")
 
 resources.warm_reranker(rt)  # first visit starts the engine in the background
 if rt.reranker.state == EngineState.LOADING:
