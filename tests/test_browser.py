@@ -85,14 +85,25 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def page():
+    """A Chromium page; at the end, fails if the page asked any host but the app itself (the app runs offline)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1300})
         context.set_default_timeout(60_000)
+        outside: list[str] = []
+        context.on("request", lambda r: None if _local(r.url) else outside.append(r.url))
         yield context.new_page()
         browser.close()
+    assert not outside, f"requests that left 127.0.0.1: {outside}"
+
+
+def _local(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname in ("127.0.0.1", "localhost")
 
 
 def shot(page, name: str) -> None:
