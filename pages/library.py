@@ -1,4 +1,7 @@
-"""Library: the documents of the chosen knowledge base; preview, download, re-ingest or delete one."""
+"""Library: the documents of the chosen knowledge base; preview, download, re-ingest or delete one; the
+ingest history."""
+
+import time
 
 import streamlit as st
 
@@ -8,6 +11,22 @@ from app.ui import nav, resources, sidebar, upload
 
 CONFIRM = "confirm_delete_doc"
 
+
+
+def ingest_history() -> None:
+    """Every file given to this knowledge base and what became of it, so a failed upload is not forgotten."""
+    history = documents.ingest_history(rt, kb_name)
+    if history:
+        failures = sum(h["status"] == "failed" for h in history)
+        with st.expander(f"Ingest history: {len(history)} files, {failures} failed"):
+            st.dataframe(
+                [{"time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["at"])), "file": h["name"],
+                  "outcome": h["status"], "detail": h["detail"]} for h in history],
+                hide_index=True,
+                width="stretch",
+            )
+
+
 rt = resources.runtime()
 st.title("Library")
 kb_name = nav.require_kb(sidebar.selected_kb())
@@ -16,6 +35,7 @@ docs = documents.listing(rt, kb_name)
 st.caption(f"{len(docs)} document{'' if len(docs) == 1 else 's'} in **{kb_name}**")
 if not docs:
     st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
+    ingest_history()
     st.stop()
 
 st.dataframe([vars(row) for row in documents.rows(docs)], hide_index=True, width="stretch")
@@ -60,3 +80,4 @@ st.dataframe(
     width="stretch",
     column_config={"text": st.column_config.TextColumn(width="large")},
 )
+ingest_history()

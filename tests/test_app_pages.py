@@ -302,3 +302,17 @@ def test_status_page_reports_models_store_and_an_off_reranker(app):
     assert [m.value for m in at.metric] == ["1", "1", str(docs[0].chunks)]
     click(at, "Run self-test")
     assert at.error[0].value == "Cannot run the self-test: reranking is off (KB_RERANK_BACKEND=off)"
+
+
+def test_library_keeps_the_ingest_history_failures_included(app):
+    from app.service import documents
+
+    rt = resources.runtime()
+    documents.ingest_uploads(rt, "manuals", [("notes.md", b"# Notes\n\nRefunds take 14 days.\n"),
+                                             ("broken.pdf", truncated_pdf())])
+    at = app("library")
+    (history,) = [e for e in at.expander if e.label.startswith("Ingest history")]
+    assert history.label == "Ingest history: 2 files, 1 failed"
+    rows = history.dataframe[0].value
+    assert set(rows["file"]) == {"notes.md", "broken.pdf"}
+    assert rows.set_index("file").loc["broken.pdf", "detail"].startswith("broken.pdf: failed: not a readable PDF")
