@@ -6,7 +6,7 @@ from app.config import RECALL_MODES
 from app.errors import KBError
 from app.rerank.service import EngineState
 from app.service import queries, search
-from app.ui import cards, nav, resources, sidebar
+from app.ui import cards, nav, resources, search_state, sidebar
 
 ANSWER, LABEL_SET, LABEL_NOTE = "search_answer", "label_set", "label_note"
 
@@ -15,6 +15,14 @@ options = sidebar.search_options()
 st.title("Search")
 nav.require_kb(options.kb, "There is no knowledge base yet. Upload documents first.")
 
+asked = search_state.pending()  # from the URL (a reload, a shared link) or the recent searches
+if asked is not None:
+    if asked.kb != options.kb:
+        sidebar.select_kb(asked.kb)
+        search_state.ask_again(asked)
+        st.rerun()
+    st.session_state["query"], st.session_state["recall_mode"] = asked.query, asked.mode
+
 resources.warm_reranker(rt)  # first visit starts the engine in the background
 if rt.reranker.state == EngineState.LOADING:
     st.info("The reranker is loading in the background; the first search waits for it.")
@@ -22,20 +30,21 @@ if rt.reranker.state == EngineState.LOADING:
 with st.form("search"):
     query = st.text_input("Question", key="query", placeholder="e.g. How many vacation days do I get?")
     left, right = st.columns([3, 2])
-    mode = left.radio("Recall", RECALL_MODES, index=RECALL_MODES.index(rt.settings.recall_mode),
-                      horizontal=True, key="recall_mode",
+    st.session_state.setdefault("recall_mode", rt.settings.recall_mode)
+    mode = left.radio("Recall", RECALL_MODES, horizontal=True, key="recall_mode",
                       help="dense: embeddings; bm25: keywords; hybrid: both, fused")
     compare = right.toggle("Show recall order beside", key="compare",
                            help="Recall order without reranking in a second column")
     submitted = st.form_submit_button("Search", type="primary")
 
-if submitted:
+if submitted or asked is not None:
     try:
         with st.spinner("Searching…"):
             st.session_state[ANSWER] = search.run(
                 rt, options.kb, query, instruction=options.instruction, top_n=options.top_n,
                 recall_k=options.recall_k, recall_mode=mode,
             )
+        search_state.remember(rt, options.kb, query, mode, options.instruction, options.top_n)
     except KBError as exc:
         st.error(str(exc))
         st.session_state.pop(ANSWER, None)

@@ -316,3 +316,23 @@ def test_library_keeps_the_ingest_history_failures_included(app):
     rows = history.dataframe[0].value
     assert set(rows["file"]) == {"notes.md", "broken.pdf"}
     assert rows.set_index("file").loc["broken.pdf", "detail"].startswith("broken.pdf: failed: not a readable PDF")
+
+
+def test_the_url_reproduces_a_search_and_every_search_writes_it(app, monkeypatch):
+    seed("manuals", {"manual.pdf": manual_pdf(), "notes.md": b"# Notes\n\nRefunds are issued within 14 days.\n"})
+    seed("other", {"o.txt": b"Other text."})
+    monkeypatch.setenv("KB_RERANK_BACKEND", "off")
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params.update({"kb": "manuals", "q": "pump overheats", "mode": "bm25", "top": "2",
+                            "preset": "Legal clauses"})
+    at.run()
+    assert not at.exception, at.exception
+    answer = at.session_state["search_answer"]
+    assert (answer.kb, answer.query, answer.result.recall_mode) == ("manuals", "pump overheats", "bm25")
+    assert len(answer.result.hits) == 2 and answer.result.instruction.startswith("Given a legal question")
+    assert at.sidebar.selectbox(key="kb").value == "manuals"
+
+    at.text_input(key="query").input("refunds")
+    click(at, "Search")
+    assert at.query_params["q"] == "refunds" and at.query_params["preset"] == "Legal clauses"
+    assert [p.query for p in at.session_state["search_history"]] == ["refunds", "pump overheats"]

@@ -193,6 +193,13 @@ def test_upload_search_instruction_and_escaping_in_a_real_browser(server, page, 
     page.get_by_text(f"Instruction in effect: {instruction}").wait_for()
     shot(page, "search-instruction")
 
+    # The search lives in the URL: a reload (or the link, shared) runs it again with the same instruction.
+    assert "q=pump+overheats" in page.url
+    page.reload()
+    page.get_by_text(f"Instruction in effect: {instruction}").wait_for()
+    expect(page.locator('[data-testid="stHtml"]').filter(has_text="#1 ·").first).to_contain_text("manual.pdf")
+    expect(page.get_by_label("Question")).to_have_value("pump overheats")
+
     go(page, "Knowledge bases")
     page.locator('[data-testid="stDataFrame"] canvas').first.wait_for()
     shot(page, "knowledge-bases")
@@ -226,7 +233,7 @@ def test_evaluate_page_runs_compares_and_opens_a_query_in_a_real_browser(server,
     reranking.nth(1).click()
     page.get_by_role("option", name="No reranking (recall order)").click()
     page.get_by_role("button", name="Run evaluation").click()
-    page.get_by_role("heading", name="Results").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Results").wait_for(timeout=300_000)  # ranx compiles on first use
     expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
     page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
     shot(page, "evaluate-results")
