@@ -116,4 +116,5 @@ class SearchResult:
     reranked: bool
     rerank_note: str = ""
     recall_hits: list[Hit] = field(default_factory=list)
+    waiting_for_reranker: bool = False  # in recall order only because the reranker is still loading
     timings: dict[str, float] = field(default_factory=dict)

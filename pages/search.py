@@ -24,8 +24,6 @@ if asked is not None:
     st.session_state["query"], st.session_state["recall_mode"] = asked.query, asked.mode
 
 resources.warm_reranker(rt)  # first visit starts the engine in the background
-if rt.reranker.state == EngineState.LOADING:
-    st.info("The reranker is loading in the background; the first search waits for it.")
 
 with st.form("search"):
     query = st.text_input("Question", key="query", placeholder="e.g. How many vacation days do I get?")
@@ -37,17 +35,41 @@ with st.form("search"):
                            help="Recall order without reranking in a second column")
     submitted = st.form_submit_button("Search", type="primary")
 
-if submitted or asked is not None:
+
+
+def run_search() -> None:
+    """Answer now: in recall order while the reranker loads (the fragment below reranks it when ready)."""
     try:
         with st.spinner("Searching…"):
             st.session_state[ANSWER] = search.run(
                 rt, options.kb, query, instruction=options.instruction, top_n=options.top_n,
-                recall_k=options.recall_k, recall_mode=mode,
+                recall_k=options.recall_k, recall_mode=mode, wait_for_reranker=False,
             )
         search_state.remember(rt, options.kb, query, mode, options.instruction, options.top_n)
     except KBError as exc:
         st.error(str(exc))
         st.session_state.pop(ANSWER, None)
+
+
+@st.fragment(run_every=2.0 if rt.reranker.state in (EngineState.NOT_LOADED, EngineState.LOADING) else None)
+def engine_banner() -> None:
+    """While the engine starts: its stage and elapsed time; once it is ready, rerank the answer on screen."""
+    service = rt.reranker
+    if service.state in (EngineState.NOT_LOADED, EngineState.LOADING):
+        st.info(f"The reranker is starting ({service.loading_note() or 'queued'}). Searches answer at once in "
+                "recall order; the reranked order replaces it as soon as the engine is ready.")
+        return
+    shown = st.session_state.get(ANSWER)
+    if service.state == EngineState.READY and shown is not None and shown.result.waiting_for_reranker:
+        st.rerun()  # the whole page: the search below runs again, reranked
+
+
+if submitted or asked is not None:
+    run_search()
+elif (shown := st.session_state.get(ANSWER)) is not None and shown.result.waiting_for_reranker \
+        and rt.reranker.state == EngineState.READY:
+    run_search()  # the engine became ready after this answer came in recall order
+engine_banner()
 
 answer = st.session_state.get(ANSWER)
 if answer is not None:

@@ -102,6 +102,8 @@ class RerankService:
         self._lock = threading.Lock()
         self._pairs_scored = 0
         self._seconds_scoring = 0.0
+        self.stage = ""  # while loading: what the engine is doing (app.rerank.stages)
+        self.loading_since: float | None = None  # time.monotonic() when the load began
         if self.backend == "off":
             self.state = EngineState.OFF
         else:
@@ -122,7 +124,7 @@ class RerankService:
                 raise RerankerUnavailable(self.error)
             if self._reranker is None:
                 self.state = EngineState.LOADING
-                start = time.monotonic()
+                start = self.loading_since = time.monotonic()
                 try:
                     self._reranker = self._load()
                 except Exception as exc:
@@ -207,15 +209,26 @@ class RerankService:
             )
             remote.check()
             return remote
+        from app.rerank.stages import watching
         from app.rerank.vllm_engine import VllmReranker
 
-        return VllmReranker(
-            locate_model(self.model),
-            max_doc_tokens=s.max_doc_tokens,
-            quantization=s.rerank_quantization,
-            max_batched_tokens=s.rerank_max_batched_tokens,
-            gpu_memory=s.rerank_gpu_memory,
-        )
+        with watching(self._at_stage):
+            return VllmReranker(
+                locate_model(self.model),
+                max_doc_tokens=s.max_doc_tokens,
+                quantization=s.rerank_quantization,
+                max_batched_tokens=s.rerank_max_batched_tokens,
+                gpu_memory=s.rerank_gpu_memory,
+            )
+
+    def _at_stage(self, stage: str) -> None:
+        self.stage = stage
+
+    def loading_note(self) -> str:
+        """'loading weights, 12 s' while the engine starts ('' otherwise)."""
+        if self.state is not EngineState.LOADING or self.loading_since is None:
+            return ""
+        return f"{self.stage or 'starting'}, {time.monotonic() - self.loading_since:.0f} s"
 
 
 def _local_tokenizer(model: str):
