@@ -47,7 +47,11 @@ def _quiet_libraries() -> None:
 
 
 def _runtime() -> Runtime:
-    return Runtime(load_settings())
+    from app.rerank.service import keep_compile_cache_in
+
+    settings = load_settings()
+    keep_compile_cache_in(settings.data_dir)
+    return Runtime(settings)
 
 
 def cmd_ingest(args) -> int:

@@ -40,6 +40,12 @@ class EngineState(str, Enum):
         return self.value
 
 
+def keep_compile_cache_in(data_dir: Path) -> None:
+    """vLLM's compile cache (torch.compile artefacts, ~240 MB for the 4B model) under the data dir, so a
+    restart of the app reuses it (VLLM_CACHE_ROOT; one the user set is kept)."""
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(Path(data_dir).resolve() / "vllm-cache"))
+
+
 def default_model() -> str:
     """The 4B reranker with a CUDA GPU, the 0.6B one without."""
     import torch
