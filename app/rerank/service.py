@@ -109,6 +109,7 @@ class RerankService:
         self._pairs_scored = 0
         self._seconds_scoring = 0.0
         self.stage = ""  # while loading: what the engine is doing (app.rerank.stages)
+        self.stage_history: list[tuple[str, float]] = []  # (stage, time.monotonic() it began), for benchmarks
         self.loading_since: float | None = None  # time.monotonic() when the load began
         if self.backend == "off":
             self.state = EngineState.OFF
@@ -229,6 +230,7 @@ class RerankService:
 
     def _at_stage(self, stage: str) -> None:
         self.stage = stage
+        self.stage_history.append((stage, time.monotonic()))
 
     def loading_note(self) -> str:
         """'loading weights, 12 s' while the engine starts ('' otherwise)."""
