@@ -163,9 +163,8 @@ def test_the_api_beyond_loopback_needs_a_token():
     with pytest.raises(ConfigError, match="KB_API_HOST=0.0.0.0 exposes the API beyond this machine: set KB_API_TOKEN"):
         load_settings(env={"KB_API_HOST": "0.0.0.0"})
     assert load_settings(env={"KB_API_HOST": "0.0.0.0", "KB_API_TOKEN": "t"}).api_token == "t"
-    assert [is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost", "0.0.0.0", "10.1.2.3", "example")] == [
-        True, True, True, True, False, False, False,
-    ]
+    hosts = ("127.0.0.1", "127.0.0.2", "::1", "localhost", "0.0.0.0", "10.1.2.3", "example")
+    assert [is_loopback(h) for h in hosts] == [True, True, True, True, False, False, False]
     assert load_settings(env={"KB_API_PORT": "9000"}).api_base_url == "http://127.0.0.1:9000"
     assert load_settings(env={"KB_API_URL": "http://h:1/"}).api_base_url == "http://h:1"
     with pytest.raises(ConfigError, match="KB_API_PORT must be a TCP port"):
@@ -175,4 +174,5 @@ def test_the_api_beyond_loopback_needs_a_token():
 def test_without_a_running_app_the_cli_says_so_and_works_here(capsys):
     settings = load_settings(api_port=free_port())
     assert running_app(settings, "searching") is None
-    assert capsys.readouterr().err == f"note: no running app at {settings.api_base_url}; searching in-process (slower)\n"
+    note = f"note: no running app at {settings.api_base_url}; searching in-process (slower)\n"
+    assert capsys.readouterr().err == note
