@@ -209,3 +209,15 @@ def test_serve_refuses_an_exposed_api_without_a_token(tmp_path):
     assert proc.stderr.startswith("error: KB_API_HOST=0.0.0.0 exposes the API beyond this machine: set KB_API_TOKEN")
     refused = kb(os.environ.copy(), "serve", "--api-address", "0.0.0.0", check=False)
     assert refused.returncode == 2 and "set KB_API_TOKEN" in refused.stderr
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "eval" / "cisi").exists(), reason="needs ../shared/eval/cisi")
+def test_the_api_benchmark_runs(tmp_path):
+    out = tmp_path / "api.json"
+    args = ["--docs", "5", "--runs", "2", "--in-process-runs", "1", "--concurrent-requests", "8", "--no-direct"]
+    proc = subprocess.run([sys.executable, "scripts/bench_api.py", *args, "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["kb_search"]["via_app"]["runs"] == 2 and report["api_search"]["8_clients"]["runs"] == 8
+    assert report["v1_rerank"]["pairs_per_s"] > 0 and "/v1/rerank, 100 docs" in proc.stdout
