@@ -118,3 +118,7 @@ class SearchResult:
     recall_hits: list[Hit] = field(default_factory=list)
     waiting_for_reranker: bool = False  # in recall order only because the reranker is still loading
     timings: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        """What `POST /api/search` answers; `kb search --json` prints its "hits"."""
+        return {"hits": [h.as_json() for h in self.hits], "rerank_note": self.rerank_note, "timings": self.timings}

@@ -122,6 +122,11 @@ class RerankService:
             return f"remote server {self.settings.rerank_url}"
         return getattr(self._reranker, "device", "")
 
+    @property
+    def engine(self) -> Reranker | None:
+        """The loaded backend, or None; never loads (health checks key their self-test on it)."""
+        return self._reranker if self.state == "ready" else None
+
     def ensure_loaded(self) -> Reranker:
         """Load the backend once (thread-safe) and return it; raise RerankerUnavailable if it cannot."""
         with self._lock:

@@ -43,6 +43,19 @@ def runtime() -> Runtime:
     return _runtime(load_settings())
 
 
+@st.cache_resource(show_spinner=False)
+def api_server():
+    """The process's REST API, started once (app/serve.py calls this when the server starts), on the
+    pages' own Runtime; None if its port is taken. Also starts loading the reranker and its self-test."""
+    from app.api.server import start
+    from app.service import health
+
+    rt = runtime()
+    server = start(rt)
+    health.watch(rt)
+    return server
+
+
 def warm_reranker(rt: Runtime) -> None:
     """Start loading the reranker in a background thread if nobody has yet; returns at once."""
     service = rt.reranker
