@@ -5,7 +5,7 @@ import streamlit as st
 from app.config import RECALL_MODES
 from app.errors import KBError
 from app.rerank.service import EngineState
-from app.service import queries, search
+from app.service import health, queries, search
 from app.ui import cards, nav, resources, search_state, sidebar
 
 ANSWER, LABEL_SET, LABEL_NOTE = "search_answer", "label_set", "label_note"
@@ -51,14 +51,23 @@ def run_search() -> None:
         st.session_state.pop(ANSWER, None)
 
 
-@st.fragment(run_every=2.0 if rt.reranker.state in (EngineState.NOT_LOADED, EngineState.LOADING) else None)
+starting = rt.reranker.state in (EngineState.NOT_LOADED, EngineState.LOADING)
+testing = rt.reranker.state == EngineState.READY and health.engine_health(rt).verdict is None
+
+
+@st.fragment(run_every=2.0 if starting or testing else None)
 def engine_banner() -> None:
-    """While the engine starts: its stage and elapsed time; once it is ready, rerank the answer on screen."""
+    """While the engine starts: its stage and elapsed time; once it is ready, rerank the answer on screen;
+    a red banner when its self-test says it ranks badly."""
     service = rt.reranker
     if service.state in (EngineState.NOT_LOADED, EngineState.LOADING):
         st.info(f"The reranker is starting ({service.loading_note() or 'queued'}). Searches answer at once in "
                 "recall order; the reranked order replaces it as soon as the engine is ready.")
         return
+    now = health.engine_health(rt)
+    if now.verdict is not None and not now.verdict.ok:
+        st.error(f"The reranker failed its self-test, so its order may be worse than recall order: {now.reason}.")
+        st.page_link(nav.page("status"), label="See Status", icon=":material/monitor_heart:")
     shown = st.session_state.get(ANSWER)
     if service.state == EngineState.READY and shown is not None and shown.result.waiting_for_reranker:
         st.rerun()  # the whole page: the search below runs again, reranked
@@ -89,6 +98,9 @@ if answer is not None:
 
     if st.session_state.get(LABEL_NOTE):
         st.text(st.session_state.pop(LABEL_NOTE))
+    if cards.flat_scores(result):
+        st.warning(f"Every rerank score here lies within {cards.FLAT_SPREAD} of the others: the reranker does "
+                   "not tell these passages apart, so their order says little.")
     st.caption(cards.timing_label(result))
     st.caption(f"Instruction in effect: {result.instruction}")
     if not compare:

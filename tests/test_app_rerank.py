@@ -110,3 +110,25 @@ def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkey
     assert verdict.split(":")[0] in {"ok", "constant", "inverted", "inconsistent"}
     table = at.dataframe[0].value
     assert len(table) == 3 and set(table.columns) == {"query", "relevant", "irrelevant"}
+
+
+def test_an_inverted_reranker_puts_a_red_banner_on_the_search_page(monkeypatch, inverted_reranker_dir):
+    from app.service import health
+    from app.ui import resources
+
+    monkeypatch.setenv("KB_RERANK_BACKEND", "vllm")
+    monkeypatch.setenv("KB_RERANK_MODEL", str(inverted_reranker_dir))
+    monkeypatch.setenv("KB_MAX_DOC_TOKENS", str(TINY_MAX_DOC_TOKENS))
+    seed("manuals", {"manual.pdf": manual_pdf()})
+    at = start()  # the first visit starts the engine; the page, once it is ready, starts its self-test
+    rt = resources.runtime()
+    settled(rt.reranker)
+    deadline = time.monotonic() + 120
+    while health.engine_health(rt).verdict is None:
+        assert time.monotonic() < deadline, "the self-test did not finish"
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception, at.exception
+    (banner,) = [e.value for e in at.error]
+    assert banner.startswith("The reranker failed its self-test") and "inverted" in banner
+    assert health.engine_health(rt).as_json()["selftest"]["status"] == "inverted"  # what /api/health says

@@ -46,6 +46,16 @@ def card_html(hit: Hit, query: str) -> str:
     return f'{header}<div style="{_CARD_STYLE}">{highlight_html(chunk.text, query)}</div>'
 
 
+# Rerank scores closer together than this say nothing about which passage is better.
+FLAT_SPREAD = 0.01
+
+
+def flat_scores(result: SearchResult) -> bool:
+    """Reranked, several hits, and every score within FLAT_SPREAD of the others."""
+    scores = [h.score for h in result.hits]
+    return result.reranked and len(scores) > 1 and max(scores) - min(scores) < FLAT_SPREAD
+
+
 def timing_label(result: SearchResult) -> str:
     """'recall 24 ms · rerank 310 ms' (rerank only when it ran)."""
     parts = [f"{stage.removesuffix('_s')} {seconds * 1000:.0f} ms" for stage, seconds in result.timings.items()]
