@@ -75,7 +75,7 @@ def queries(n: int, start: int = 0) -> list[str]:
 
 def start_app(tmp: Path, docs: int) -> tuple[subprocess.Popen, str, dict]:
     """`kb serve` on free ports with the tiny reranker, ready (engine loaded, self-tested) and seeded."""
-    from app.rerank.random_model import build_random_reranker
+    from testing.random_reranker import build_random_reranker
 
     model = build_random_reranker(tmp / "tiny", shape="tiny", seed=0, dtype="float32")
     api_port = free_port()
