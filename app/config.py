@@ -22,6 +22,7 @@ DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that
 RERANK_BACKENDS = ("vllm", "remote", "off")
 RECALL_MODES = ("dense", "bm25", "hybrid")
 QUANTIZATIONS = ("none", "fp8")
+OCR_MODES = ("on", "off")
 
 
 def _setting(env: str, default, doc: str):
@@ -65,6 +66,12 @@ class Settings:
     )
     chunk_tokens: int = _setting("KB_CHUNK_TOKENS", 256, "Target chunk size in embedding-model tokens.")
     chunk_overlap: int = _setting("KB_CHUNK_OVERLAP", 32, "Tokens shared by neighbouring chunks.")
+    ocr: str = _setting(
+        "KB_OCR",
+        "on",
+        "`on`: PDF pages without a text layer (scans) are read by OCR (RapidOCR, English and Chinese); "
+        "`off` skips them.",
+    )
     recall_k: int = _setting("KB_RECALL_K", 50, "Candidates recalled for the reranker.")
     top_n: int = _setting("KB_TOP_N", 5, "Results shown after reranking.")
     recall_mode: str = _setting("KB_RECALL_MODE", "hybrid", "Recall: `dense`, `bm25` or `hybrid`.")
@@ -138,6 +145,7 @@ def _validate(s: Settings) -> None:
     choice("KB_RERANK_BACKEND", s.rerank_backend, RERANK_BACKENDS)
     choice("KB_RECALL_MODE", s.recall_mode, RECALL_MODES)
     choice("KB_RERANK_QUANTIZATION", s.rerank_quantization, QUANTIZATIONS)
+    choice("KB_OCR", s.ocr, OCR_MODES)
     positive = {
         "KB_CHUNK_TOKENS": s.chunk_tokens,
         "KB_RECALL_K": s.recall_k,
