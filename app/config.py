@@ -22,7 +22,7 @@ DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that
 RERANK_BACKENDS = ("vllm", "remote", "off")
 RECALL_MODES = ("dense", "bm25", "hybrid")
 QUANTIZATIONS = ("none", "fp8")
-OCR_MODES = ("on", "off")
+OCR_MODES = ("on", "tesseract", "off")
 
 
 def _setting(env: str, default, doc: str):
@@ -69,8 +69,8 @@ class Settings:
     ocr: str = _setting(
         "KB_OCR",
         "on",
-        "`on`: PDF pages without a text layer (scans) are read by OCR (RapidOCR, English and Chinese); "
-        "`off` skips them.",
+        "PDF pages without a text layer (scans): `on` reads them by OCR (RapidOCR, English and Chinese), "
+        "`tesseract` with Debian's tesseract-ocr (eng+chi_sim), `off` skips them.",
     )
     recall_k: int = _setting("KB_RECALL_K", 50, "Candidates recalled for the reranker.")
     top_n: int = _setting("KB_TOP_N", 5, "Results shown after reranking.")

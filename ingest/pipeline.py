@@ -150,7 +150,7 @@ def _prepare(
     seen.add(doc_id)
     try:
         progress("parse", 0, 1)
-        loaded = load_document(name, data, ocr=rt.settings.ocr == "on")
+        loaded = load_document(name, data, ocr=rt.settings.ocr)
         progress("chunk", 0, 1)
         chunks = chunk_pages(
             loaded.pages,

@@ -71,13 +71,14 @@ _LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
 SUPPORTED_EXTENSIONS = tuple(_LOADERS)
 
 
-def load_document(name: str, data: bytes, *, ocr: bool = True) -> LoadedDocument:
+def load_document(name: str, data: bytes, *, ocr: str = "on") -> LoadedDocument:
     """Extract the text of `data`, choosing the format by the extension of `name` (case-insensitive).
 
     Args:
         name: the file name as uploaded; only its extension is used.
         data: the file's bytes.
-        ocr: read PDF pages without a text layer by OCR (the KB_OCR setting); off, they are skipped.
+        ocr: how PDF pages without a text layer are read (the KB_OCR setting): "on" (RapidOCR),
+            "tesseract", or "off" (skipped).
 
     Returns:
         A `LoadedDocument` with at least one page.

@@ -25,7 +25,7 @@ from ingest.loaders.blocks import Block, HeadingPath, build_page, last_section
 from ingest.loaders.document import EMPTY, LoadedDocument
 from ingest.loaders.pdf_tables import MIN_PATHS, FoundTable, find_tables, inside
 from ingest.loaders.pdfium import LOCK, PASSWORD_PROTECTED, Line, count_objects, open_pdf, outline, render, text_lines
-from ingest.loaders.running import BAND, PageLines, Running, find_running, running_indexes
+from ingest.loaders.running import BAND, PageLines, find_running, running_indexes
 from ingest.loaders.tables import table_rows
 
 __all__ = ["NO_TEXT_LAYER", "OCR_FOUND_NOTHING", "PASSWORD_PROTECTED", "load_pdf"]
@@ -49,30 +49,32 @@ class _PageRead:
     tables: list[FoundTable] = field(default_factory=list)
 
 
-def load_pdf(data: bytes, *, ocr: bool = True) -> LoadedDocument:
+def load_pdf(data: bytes, *, ocr: str = "on") -> LoadedDocument:
     """The PDF's pages that have text, numbered from 1, with warnings naming the skipped ones.
 
     Args:
         data: the file's bytes.
-        ocr: recognise pages without a text layer (KB_OCR); off, they are skipped.
+        ocr: how pages without a text layer are read (KB_OCR): "on" (RapidOCR), "tesseract", or "off"
+            (skipped).
 
     Raises:
         IngestError: unreadable, password-protected, empty, or no page has text.
     """
-    reads, scans, table_pages, bookmarks = _read_pages(data, ocr)
+    reads, scans, table_pages, bookmarks = _read_pages(data, ocr != "off")
     if not reads:
         raise IngestError(EMPTY)
     for index, tables in (find_tables(data, table_pages) if table_pages else {}).items():
         reads[index].tables = tables
     if scans:
-        _recognise(data, reads, scans)
+        _recognise(data, reads, scans, ocr)
 
     geometry = [_page_lines(r) for r in reads]
     running = find_running(geometry)
-    sections = _section_starts(reads, geometry, running, bookmarks)
+    removed = [running_indexes(lines, running) for lines in geometry]
+    sections = _section_starts(reads, removed, bookmarks)
     pages, inherited = [], ""
-    for read, lines in zip(reads, geometry, strict=True):
-        page = build_page(read.number, _blocks(read, lines, running, sections.get(read.number, {}), inherited))
+    for read, lines, gone in zip(reads, geometry, removed, strict=True):
+        page = build_page(read.number, _blocks(read, lines, gone, sections.get(read.number, {}), inherited))
         if page is not None:
             pages.append(page)
             inherited = last_section(page, inherited)
@@ -85,7 +87,7 @@ def load_pdf(data: bytes, *, ocr: bool = True) -> LoadedDocument:
     if skipped:
         listed = ", ".join(map(str, skipped))
         noun, verb = ("page", "has") if len(skipped) == 1 else ("pages", "have")
-        tried = " and OCR found no text" if ocr and all(r.ocr for r in reads if r.number in skipped) else ""
+        tried = " and OCR found no text" if all(r.ocr for r in reads if r.number in skipped) else ""
         warnings.append(f"{noun} {listed} {verb} no text layer{tried} (skipped)")
     return LoadedDocument(
         pages,
@@ -105,12 +107,14 @@ def _read_pages(data: bytes, ocr: bool):
     reads: list[_PageRead] = []
     scans: list[int] = []
     table_pages: list[int] = []
+    tops: list[float] = []
     with open_pdf(data) as document, LOCK:
         for index in range(len(document)):
             page = document[index]
             textpage = page.get_textpage()
             lines = text_lines(page, textpage)
             reads.append(_PageRead(index + 1, page.get_size(), lines))
+            tops.append(page.get_bbox()[3])
             visible = sum(len("".join(line.text.split())) for line in lines)
             if ocr and visible < MIN_TEXT_CHARS and _worth_ocr(page, visible, raw):
                 scans.append(index)
@@ -118,7 +122,7 @@ def _read_pages(data: bytes, ocr: bool):
                 table_pages.append(index)
             textpage.close()
             page.close()
-        bookmarks = outline(document)
+        bookmarks = outline(document, tops)
     return reads, scans, table_pages, bookmarks
 
 
@@ -129,7 +133,7 @@ def _worth_ocr(page, visible: int, raw) -> bool:
     return count_objects(page, raw.FPDF_PAGEOBJ_IMAGE, 1) > 0
 
 
-def _recognise(data: bytes, reads: list[_PageRead], scans: list[int]) -> None:
+def _recognise(data: bytes, reads: list[_PageRead], scans: list[int], engine: str) -> None:
     """OCR each scanned page: rendered holding PDFium's lock, recognised without it."""
     with open_pdf(data) as document:
         for index in scans:
@@ -139,22 +143,19 @@ def _recognise(data: bytes, reads: list[_PageRead], scans: list[int]) -> None:
                 page = document[index]
                 image = render(page, scale)
                 page.close()
-            found = ocr_step.recognise(image)
+            found = ocr_step.recognise(image, engine)
             read.ocr = True
             read.lines = _ocr_lines(found, scale)
 
 
 def _ocr_lines(found: list[ocr_step.OcrLine], scale: float) -> list[Line]:
     """Recognised lines as page lines in points, with an empty line where a paragraph ends."""
-    texts = ocr_step.lines_text(found)
-    boxes = iter(found)
     lines = []
-    for text in texts:
-        if not text:
+    for i, line in enumerate(found):
+        if i and line.paragraph != found[i - 1].paragraph:
             lines.append(Line(""))
-            continue
-        box = next(boxes).box
-        lines.append(Line(text, (box[0] / scale, box[1] / scale, box[2] / scale, box[3] / scale)))
+        box = line.box
+        lines.append(Line(line.text, (box[0] / scale, box[1] / scale, box[2] / scale, box[3] / scale)))
     return lines
 
 
@@ -172,20 +173,17 @@ def _page_lines(read: _PageRead) -> PageLines:
     return PageLines([line.text for line in read.lines], frozenset(top), frozenset(bottom))
 
 
-def _section_starts(
-    reads: list[_PageRead], geometry: list[PageLines], running: Running, bookmarks
-) -> dict[int, dict[int, str]]:
+def _section_starts(reads: list[_PageRead], removed: list[set[int]], bookmarks) -> dict[int, dict[int, str]]:
     """For each page number, the line indexes where a bookmarked section starts, with its heading path."""
     headings = HeadingPath()
     starts: dict[int, dict[int, str]] = {}
     cursor: dict[int, int] = {}  # per page: bookmarks are looked for below the previous one
     for level, title, page_index, top in bookmarks:
         path = headings.enter(level, title)
-        if page_index is None or not 0 <= page_index < len(reads):
+        if page_index is None:
             continue
-        read, lines = reads[page_index], geometry[page_index]
-        skip = running_indexes(lines, running)
-        line = _find_title(read.lines, title, top, cursor.get(page_index, 0), skip)
+        read = reads[page_index]
+        line = _find_title(read.lines, title, top, cursor.get(page_index, 0), removed[page_index])
         cursor[page_index] = line
         starts.setdefault(read.number, {})[line] = path
     return starts
@@ -208,9 +206,9 @@ def _find_title(lines: list[Line], title: str, top: float | None, after: int, sk
     return after
 
 
-def _blocks(read: _PageRead, lines: PageLines, running: Running, starts: dict[int, str], inherited: str):
-    """The page's kept lines as blocks: split where a section starts and around tables (one block a row)."""
-    removed = running_indexes(lines, running)
+def _blocks(read: _PageRead, lines: PageLines, removed: set[int], starts: dict[int, str], inherited: str):
+    """The page's lines but the `removed` ones as blocks: split where a section starts and around tables
+    (one block a row)."""
     in_table: dict[int, int] = {}  # line index -> table number
     for t, table in enumerate(read.tables):
         for i, line in enumerate(read.lines):

@@ -75,7 +75,7 @@ def text_lines(page, textpage) -> list[Line]:
     import pypdfium2.raw as raw
 
     text = textpage.get_text_range()
-    left, _, _, top = page.get_mediabox()
+    left, _, _, top = page.get_bbox()  # the visible page, with inherited boxes (get_mediabox is not)
     lines = []
     start = 0
     for match in [*_LINE_BREAK.finditer(text), None]:
@@ -129,9 +129,9 @@ def render(page, scale: float, grayscale: bool = False):
     return page.render(scale=scale, grayscale=grayscale, may_draw_forms=True).to_pil()
 
 
-def outline(document) -> list[tuple[int, str, int | None, float | None]]:
+def outline(document, page_tops: list[float]) -> list[tuple[int, str, int | None, float | None]]:
     """The bookmarks, in order: (level from 1, title, 0-based page index or None, the target's distance
-    from the page's top in points, or None)."""
+    from the page's top in points, or None). `page_tops`: each page's top edge (`page.get_bbox()[3]`)."""
     import pypdfium2.raw as raw
 
     items = []
@@ -139,11 +139,13 @@ def outline(document) -> list[tuple[int, str, int | None, float | None]]:
         for bookmark in document.get_toc():
             dest = bookmark.get_dest()
             page_index = dest.get_index() if dest is not None else None
+            if page_index is not None and not 0 <= page_index < len(page_tops):
+                page_index = None
             top = None
             if page_index is not None:
                 mode, pos = dest.get_view()
                 if mode == raw.PDFDEST_VIEW_XYZ and len(pos) >= 2:
-                    top = document[page_index].get_mediabox()[3] - pos[1]
+                    top = page_tops[page_index] - pos[1]
             items.append((bookmark.level + 1, bookmark.get_title().strip(), page_index, top))
     except Exception:  # a broken outline is no reason to refuse the text
         return items

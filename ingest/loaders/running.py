@@ -1,8 +1,9 @@
 """Running headers and footers of paged documents: found across pages, taken out of each page's text.
 
-A line is a running header (footer) when, with its digits masked and whitespace and case ignored, it lies
-in the top (bottom) band of more than half of the pages, and of at least two. "Page 3 of 12" and
-"Page 4 of 12" are the same line; so are "HR-POL-001 · Rev. 7" on every page. Only lines inside the band
+A line is a running header (footer) when, comparing only its letters and digits (digits masked, case
+ignored), it lies in the top (bottom) band of more than half of the pages, and of at least two. "Page 3
+of 12" and "Page 4 of 12" are the same line; so are "HR-POL-001 · Rev. 7" on every page, as OCR reads
+the dot or not. Only lines inside the band
 are candidates and only they are removed, so a sentence the body repeats on every page stays, and a line
 that appears once can never be removed.
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 # The share of the page height, from the top and from the bottom, in which running lines are looked for.
 BAND = 0.12
 _DIGITS = re.compile(r"\d+")
+_NOT_WORD = re.compile(r"[\W_]+")
 _MAX_LINE = 200  # a running line is short; a long one is body text however often it repeats
 
 
@@ -54,8 +56,9 @@ class Running:
 
 
 def line_key(line: str) -> str:
-    """What two occurrences of a running line share: digits masked, whitespace and case ignored."""
-    return _DIGITS.sub("#", "".join(line.split()).casefold())
+    """What two occurrences of a running line share: its letters and digits, digits masked, case ignored
+    (whitespace and punctuation, which OCR reads differently from page to page, left out)."""
+    return _DIGITS.sub("#", _NOT_WORD.sub("", line).casefold())
 
 
 def find_running(pages: Sequence[PageLines], min_pages: int = 2) -> Running:
@@ -68,12 +71,13 @@ def find_running(pages: Sequence[PageLines], min_pages: int = 2) -> Running:
 
 def strip_running(page: PageLines, running: Running) -> list[str]:
     """The page's lines without its running headers and footers."""
-    return [line for i, line in enumerate(page.lines) if not _is_running(page, i, running)]
+    removed = running_indexes(page, running)
+    return [line for i, line in enumerate(page.lines) if i not in removed]
 
 
 def running_indexes(page: PageLines, running: Running) -> set[int]:
     """The indexes of the lines `strip_running` takes out of the page."""
-    return {i for i in range(len(page.lines)) if _is_running(page, i, running)}
+    return {i for i in (*page.top, *page.bottom) if _is_running(page, i, running)}
 
 
 def _is_running(page: PageLines, index: int, running: Running) -> bool:
