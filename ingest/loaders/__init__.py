@@ -25,6 +25,7 @@ Anything that makes a file unusable raises `IngestError` with a message meant fo
 - "the PDF is password-protected"
 - "no text layer (scanned/image-only PDF?) and OCR is off (KB_OCR=off)"
 - "no text layer, and OCR found no text on any page (...)"
+- "no text on any page: no text layer, and no picture or lettering for OCR to read (only drawings?)"
 - "cannot decode text: not UTF-8, and no known encoding (...) fits"
 - "not a readable DOCX: <short reason>", "the DOCX would unpack to N MB, more than the 256 MB allowed (...)"
 
@@ -43,11 +44,12 @@ from ingest.loaders.document import EMPTY, LoadedDocument
 from ingest.loaders.docx import load_docx
 from ingest.loaders.html import load_html
 from ingest.loaders.markdown import load_markdown
-from ingest.loaders.pdf import NO_TEXT_LAYER, OCR_FOUND_NOTHING, PASSWORD_PROTECTED, load_pdf
+from ingest.loaders.pdf import NO_TEXT_LAYER, NOTHING_TO_READ, OCR_FOUND_NOTHING, PASSWORD_PROTECTED, load_pdf
 from ingest.loaders.text import UNDECODABLE, decode_text, load_text
 
 __all__ = [
     "EMPTY",
+    "NOTHING_TO_READ",
     "NO_TEXT_LAYER",
     "OCR_FOUND_NOTHING",
     "PASSWORD_PROTECTED",

@@ -2,8 +2,9 @@
 
 Steps, per page (`ingest.loaders.pdfium` reads text lines with their boxes):
 
-1. Text layer, or OCR: a page without text (or with a few characters on a picture: a scan with a stamped
-   number) is rendered and recognised (`ingest.loaders.ocr`) when OCR is on; otherwise it is skipped.
+1. Text layer, or OCR: a page without text that shows a picture or text drawn as curves (or a few
+   characters on a picture: a scan with a stamped number) is rendered and recognised
+   (`ingest.loaders.ocr`) when OCR is on; otherwise it is skipped.
 2. Tables: a page that draws enough lines goes through pdfplumber's table finder
    (`ingest.loaders.pdf_tables`); the lines inside a table are replaced by one line per row
    (`ingest.loaders.tables`).
@@ -28,13 +29,15 @@ from ingest.loaders.pdfium import LOCK, PASSWORD_PROTECTED, Line, count_objects,
 from ingest.loaders.running import BAND, PageLines, find_running, running_indexes
 from ingest.loaders.tables import table_rows
 
-__all__ = ["NO_TEXT_LAYER", "OCR_FOUND_NOTHING", "PASSWORD_PROTECTED", "load_pdf"]
+__all__ = ["NOTHING_TO_READ", "NO_TEXT_LAYER", "OCR_FOUND_NOTHING", "PASSWORD_PROTECTED", "load_pdf"]
 
 NO_TEXT_LAYER = "no text layer (scanned/image-only PDF?) and OCR is off (KB_OCR=off)"
 OCR_FOUND_NOTHING = "no text layer, and OCR found no text on any page (blank pages, or a scan too faint to read?)"
+NOTHING_TO_READ = "no text on any page: no text layer, and no picture or lettering for OCR to read (only drawings?)"
 # A page with fewer visible characters than this on top of a picture is a scan (a stamped page number,
 # a scanner's imprint): it is read by OCR.
 MIN_TEXT_CHARS = 20
+MIN_CURVES = 50  # a page of text set as outlines draws hundreds of curves; a frame or a logo a few
 _TITLE_KEY = re.compile(r"\s+")
 
 
@@ -81,23 +84,28 @@ def load_pdf(data: bytes, *, ocr: str = "on") -> LoadedDocument:
 
     found = {p.number for p in pages}
     if not pages:
-        raise IngestError(OCR_FOUND_NOTHING if scans else NO_TEXT_LAYER)
-    warnings = []
-    skipped = [r.number for r in reads if r.number not in found]
-    if skipped:
-        listed = ", ".join(map(str, skipped))
-        noun, verb = ("page", "has") if len(skipped) == 1 else ("pages", "have")
-        tried = " and OCR found no text" if all(r.ocr for r in reads if r.number in skipped) else ""
-        warnings.append(f"{noun} {listed} {verb} no text layer{tried} (skipped)")
+        raise IngestError(OCR_FOUND_NOTHING if scans else NO_TEXT_LAYER if ocr == "off" else NOTHING_TO_READ)
+    warnings = [
+        _skipped([r.number for r in reads if r.number not in found and not r.ocr], "no text layer"),
+        _skipped([r.number for r in reads if r.number not in found and r.ocr], "no text layer and OCR found no text"),
+    ]
     return LoadedDocument(
         pages,
-        warnings,
+        [w for w in warnings if w],
         page_count=len(reads),
         ocr_pages=tuple(r.number for r in reads if r.ocr and r.number in found),
         headers=running.headers,
         footers=running.footers,
         tables=sum(len(r.tables) for r in reads),
     )
+
+
+def _skipped(numbers: list[int], why: str) -> str:
+    """"pages 2, 5 have no text layer (skipped)", or "" for no page."""
+    if not numbers:
+        return ""
+    noun, verb = ("page", "has") if len(numbers) == 1 else ("pages", "have")
+    return f"{noun} {', '.join(map(str, numbers))} {verb} {why} (skipped)"
 
 
 def _read_pages(data: bytes, ocr: bool):
@@ -127,10 +135,11 @@ def _read_pages(data: bytes, ocr: bool):
 
 
 def _worth_ocr(page, visible: int, raw) -> bool:
-    """No text but something drawn (a scan, text turned into curves), or a little text on a picture."""
-    if visible == 0:
-        return raw.FPDFPage_CountObjects(page) > 0
-    return count_objects(page, raw.FPDF_PAGEOBJ_IMAGE, 1) > 0
+    """A picture on the page (a scan), or, with no text at all, many drawn shapes (text turned into
+    curves). A page with a few shapes and no text (a blank page, a diagram) is not worth seconds of OCR."""
+    if count_objects(page, raw.FPDF_PAGEOBJ_IMAGE, 1):
+        return True
+    return visible == 0 and count_objects(page, raw.FPDF_PAGEOBJ_PATH, MIN_CURVES) >= MIN_CURVES
 
 
 def _recognise(data: bytes, reads: list[_PageRead], scans: list[int], engine: str) -> None:
