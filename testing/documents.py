@@ -386,6 +386,29 @@ def boilerplate_html(seed: int = 5) -> Generated:
     )
 
 
+def div_soup_html(seed: int = 6) -> Generated:
+    """The same kind of intranet page built from <div>s only (no <nav>, <header>, <footer> or <aside>): the
+    boilerplate is known by its link density and repetition, not by its tags."""
+    from html import escape
+
+    rng = random.Random(seed)
+    paras = [paragraph(rng, t) for t in ("remote work", "remote work", "IT equipment")]
+    links = ["Home", "HR services", "IT helpdesk", "Canteen menu", "Phone book", "Room booking"]
+    menu = " ".join(f'<div class="item"><a href="/{i}">{escape(t)}</a></div>' for i, t in enumerate(links))
+    footer_links = " | ".join(f'<a href="/f{i}">{t}</a>' for i, t in enumerate(("Imprint", "Privacy", "Contact")))
+    html = f"""<html><head><title>Remote work | ACME intranet</title></head><body>
+<div class="top"><div class="menu">{menu}</div></div>
+<div class="cookie">This site uses cookies. <a href="/cookies">Cookie settings</a></div>
+<div class="page"><div class="content"><div class="title">Remote work policy</div>
+<div class="text"><p>{escape(paras[0])}</p><p>{escape(paras[1])}</p><p>{escape(paras[2])}</p></div></div>
+<div class="side"><div class="box"><a href="/a">Travel policy</a> <a href="/b">Expense policy</a>
+<a href="/c">Company cars</a></div></div></div>
+<div class="bottom">© 2025 ACME Industries GmbH {footer_links}</div></body></html>"""
+    boilerplate = [*links, "This site uses cookies. Cookie settings", "Travel policy Expense policy Company cars",
+                   "Imprint | Privacy | Contact"]
+    return Generated("remote-work.html", html.encode("utf-8"), body=paras, boilerplate=boilerplate)
+
+
 LEGACY_TEXTS = {
     "cp1252": "“Smart quotes” cost €20 – a naïve café façade, crème brûlée… The employee’s handbook says: "
     "“Don’t forget the déjà vu.” Größe: 5 × 3 — ½ price. Señor Müller’s résumé is 3 pages long.",

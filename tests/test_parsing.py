@@ -145,6 +145,13 @@ def test_html_keeps_the_article_and_drops_navigation_banner_sidebar_and_footer()
     assert set(page.sections) <= set(paths)
 
 
+def test_html_made_of_divs_only_loses_its_menus_by_trafilatura():
+    page = gen.div_soup_html()
+    text = load_document(page.name, page.data).pages[0].text
+    assert all(squash(b) in squash(text) for b in page.body)
+    assert not any(squash(b) in squash(text) for b in page.boilerplate)
+
+
 def test_small_flat_html_falls_back_to_the_plain_walk_without_boilerplate():
     html = (
         "<html><body><nav>Menu Home</nav><h1>Heading</h1><p>Body text here.</p><footer>(c) ACME</footer>"
