@@ -199,7 +199,10 @@ def docx_text(data: bytes) -> str:
     except zipfile.BadZipFile as exc:
         raise IngestError("not a readable DOCX: not a zip archive") from exc
     paragraphs: list[str] = []
-    _collect_paragraphs(root, paragraphs)
+    try:
+        _collect_paragraphs(root, paragraphs)
+    except RecursionError as exc:
+        raise IngestError("not a readable DOCX: its elements are nested too deeply") from exc
     return "\n\n".join(paragraphs)
 
 

@@ -81,13 +81,16 @@ def _main_content(html: str) -> tuple[list[Block], int] | None:
     import trafilatura
     from lxml import etree
 
-    xml = trafilatura.extract(
-        html, output_format="xml", include_tables=True, include_comments=False, include_links=False,
-        include_images=False, include_formatting=False, deduplicate=False,
-    )
-    if not xml:
+    try:
+        xml = trafilatura.extract(
+            html, output_format="xml", include_tables=True, include_comments=False, include_links=False,
+            include_images=False, include_formatting=False, deduplicate=False,
+        )
+        root = etree.fromstring(xml.encode("utf-8")) if xml else None
+    except Exception:  # markup trafilatura or lxml cannot take (nesting, encoding): the plain walk reads it
         return None
-    root = etree.fromstring(xml.encode("utf-8"))
+    if root is None:
+        return None
     main = root.find("main")
     if main is None:
         return None
