@@ -24,6 +24,7 @@ RERANK_BACKENDS = ("vllm", "remote", "off")
 RECALL_MODES = ("dense", "bm25", "hybrid")
 QUANTIZATIONS = ("none", "fp8")
 SECRET_SETTINGS = frozenset({"KB_API_TOKEN"})  # `kb config` says whether they are set, never their value
+OCR_MODES = ("on", "tesseract", "off")
 
 
 def _setting(env: str, default, doc: str):
@@ -67,6 +68,12 @@ class Settings:
     )
     chunk_tokens: int = _setting("KB_CHUNK_TOKENS", 256, "Target chunk size in embedding-model tokens.")
     chunk_overlap: int = _setting("KB_CHUNK_OVERLAP", 32, "Tokens shared by neighbouring chunks.")
+    ocr: str = _setting(
+        "KB_OCR",
+        "on",
+        "PDF pages without a text layer (scans): `on` reads them by OCR (RapidOCR, English and Chinese), "
+        "`tesseract` with Debian's tesseract-ocr (eng+chi_sim), `off` skips them.",
+    )
     recall_k: int = _setting("KB_RECALL_K", 50, "Candidates recalled for the reranker.")
     top_n: int = _setting("KB_TOP_N", 5, "Results shown after reranking.")
     recall_mode: str = _setting("KB_RECALL_MODE", "hybrid", "Recall: `dense`, `bm25` or `hybrid`.")
@@ -158,6 +165,7 @@ def _validate(s: Settings) -> None:
     choice("KB_RERANK_BACKEND", s.rerank_backend, RERANK_BACKENDS)
     choice("KB_RECALL_MODE", s.recall_mode, RECALL_MODES)
     choice("KB_RERANK_QUANTIZATION", s.rerank_quantization, QUANTIZATIONS)
+    choice("KB_OCR", s.ocr, OCR_MODES)
     positive = {
         "KB_CHUNK_TOKENS": s.chunk_tokens,
         "KB_RECALL_K": s.recall_k,

@@ -7,10 +7,9 @@ import streamlit as st
 
 from app.errors import KBError
 from app.service import documents
-from app.ui import nav, resources, sidebar, upload
+from app.ui import library_view, nav, resources, sidebar, upload
 
 CONFIRM = "confirm_delete_doc"
-
 
 
 def ingest_history() -> None:
@@ -72,12 +71,9 @@ if st.session_state.get(CONFIRM) == doc.doc_id:
         st.session_state.pop(CONFIRM)
         st.rerun()
 
+st.subheader("Details")
+library_view.render_details(documents.details(rt, kb_name, doc.doc_id))
+
 st.subheader("Chunks")
-chunks = documents.chunks(rt, kb_name, doc.doc_id)
-st.dataframe(
-    [{"#": c.position, "page": c.page_label or "-", "text": c.text} for c in chunks],
-    hide_index=True,
-    width="stretch",
-    column_config={"text": st.column_config.TextColumn(width="large")},
-)
+library_view.render_chunks(documents.chunks(rt, kb_name, doc.doc_id), key=doc.doc_id)
 ingest_history()

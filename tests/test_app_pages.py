@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.catalog import Catalog
 from app.config import load_settings
+from app.service import search as search_service
 from app.ui import resources
 from ingest.pipeline import ingest_bytes
 from tests.fixtures_docs import CHINESE_TEXT, make_pdf, truncated_pdf
@@ -133,12 +135,14 @@ def test_library_lists_previews_reingests_and_deletes_with_confirmation(app):
     assert list(table["pages"]) == ["3", "-"]
     n_chunks = table["chunks"][0]
     assert set(table.columns) >= {"name", "pages", "chunks", "added", "size"}
-    # The preview of the first document: its chunks in order, with their pages.
-    chunks = at.dataframe[1].value
-    assert list(chunks["#"]) == list(range(n_chunks))
-    assert chunks["page"][0] == "p. 1" and chunks["page"].iloc[-1] == "p. 3"
-    fact_pages = {p for p, t in zip(chunks["page"], chunks["text"], strict=True) if PAGE_3_FACT in t}
+    # The preview of the first document: whole chunks in order, each under its number and page.
+    preview = next(h.value for h in at.html if "#0 · p. 1" in h.value)
+    shown = re.findall(r">#(\d+) · (p\. \d)</div><div [^>]*>(.*?)</div>", preview, flags=re.DOTALL)
+    assert [int(n) for n, _, _ in shown] == list(range(n_chunks))
+    assert shown[0][1] == "p. 1" and shown[-1][1] == "p. 3"
+    fact_pages = {page for _, page, text in shown if PAGE_3_FACT in " ".join(text.split())}
     assert fact_pages == {"p. 3"}  # in one chunk, or two where chunks overlap
+    assert any("Nothing special found while parsing" in c.value for c in at.caption)  # the details
     assert at.download_button[0].label == "Download original"
 
     click(at, "Re-ingest")
@@ -207,6 +211,14 @@ def test_search_shows_cards_with_page_highlight_and_escaped_markup(app):
     before, after = (h.value for h in at.expander[0].get("html"))
     assert "previous chunk, p" in before and "next chunk, p. 3" in after
     assert at.download_button[0].label == "Download manual.pdf"
+    # "Show page 3" draws the page only once opened.
+    place = at.expander[1]
+    assert place.label == "Show page 3" and not place.children
+    first_hit = search_service.run(resources.runtime(), "manuals", "pump overheats intake filter", rerank=False)
+    at.session_state[f"place-main-{first_hit.result.hits[0].chunk.chunk_id}"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert [type(c).__name__ for c in at.expander[1].children.values()] == ["Image"]
 
     at.text_input(key="query").input("ladder safety")
     click(at, "Search")

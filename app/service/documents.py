@@ -10,6 +10,7 @@ from pathlib import Path
 from app.catalog import KnowledgeBase
 from app.models import Chunk, Document
 from app.runtime import Runtime
+from ingest.details import DocumentDetails, read_details
 from ingest.pipeline import (
     IngestOutcome,
     Progress,
@@ -98,6 +99,13 @@ def rows(docs: list[Document]) -> list[DocumentRow]:
 def chunks(rt: Runtime, kb_name: str, doc_id: str) -> list[Chunk]:
     """A document's chunks in order."""
     return rt.store.document_chunks(rt.open_kb(kb_name), doc_id)
+
+
+def details(rt: Runtime, kb_name: str, doc_id: str) -> DocumentDetails | None:
+    """What parsing learnt about a document (encoding, OCR'd pages, running headers and footers, tables,
+    sections); None for documents stored before these were recorded, or whose original is gone."""
+    path = original(rt, kb_name, doc_id)
+    return None if path is None else read_details(path)
 
 
 def original(rt: Runtime, kb_name: str, doc_id: str) -> Path | None:
