@@ -30,6 +30,7 @@ class Hit(BaseModel):
 
     doc: str
     page: int | None
+    section: str = Field(description="The heading path the passage sits under; empty without headings")
     text: str
     score: float = Field(description="Rerank score P(yes) when reranked, else the recall score")
     rank: int
