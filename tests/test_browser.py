@@ -160,7 +160,7 @@ def test_upload_search_instruction_and_escaping_in_a_real_browser(server, page, 
     go(page, "Library")
     page.get_by_text("4 documents in").wait_for()
     expect(page.locator('[data-testid="stDataFrame"] canvas')).to_have_count(2)  # the documents table, drawn
-    page.get_by_text("ladder notes.").first.wait_for()  # the chunk preview of ladder.html, whole and escaped
+    page.get_by_text("check the feet before climbing.").first.wait_for()  # ladder.html's chunk preview, whole
     shot(page, "library")
 
     go(page, "Search")
