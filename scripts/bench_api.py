@@ -7,8 +7,8 @@ reranker on a throw-away data dir, seeded with CISI abstracts from ../shared/eva
   (b) `POST /api/search`: p50 from one client, then throughput and p50 with 8 concurrent clients;
   (c) `POST /v1/rerank` with 100 documents of 110-340 words (the workload of scripts/bench_rerank.py,
       361 prompt tokens a pair): p50 / p95 seconds per request and pairs/s; with the app started here,
-      then the same requests straight to `RerankService.score` in this process (after the app has
-      stopped), so the ratio is what HTTP and JSON cost.
+      each request also straight to a `RerankService.score` in this process (same model, built as the
+      app builds it), alternating which goes first, so the ratio is what HTTP and JSON cost.
 
     python scripts/bench_api.py                                   # CPU: starts its own app (tiny reranker)
     python scripts/bench_api.py --url http://gpu-host:8502 --token "$KB_API_TOKEN" --only rerank
@@ -203,39 +203,41 @@ def bench_search(client: httpx.Client, runs: int, concurrent_requests: int) -> d
     }
 
 
-def bench_rerank(client: httpx.Client, runs: int, instruction: str | None) -> dict:
-    def call(query: str, docs: list[str]) -> None:
+def bench_rerank(client: httpx.Client, runs: int, instruction: str | None, direct=None) -> dict:
+    """Seconds per 100-document `/v1/rerank` request over `runs` requests (after one untimed warm-up).
+
+    With `direct` (a `score(query, documents, instruction)` in this process), each request also goes there,
+    alternating which goes first, so that both see the same load on a shared machine.
+    """
+
+    def api(query: str, docs: list[str]) -> None:
         body = {"query": query, "documents": docs, **({"instruction": instruction} if instruction else {})}
         reply = client.post("/v1/rerank", json=body)
         reply.raise_for_status()
         assert len(reply.json()["results"]) == RERANK_DOCS
 
-    return timed_rerank(call, runs)
+    calls = {"v1_rerank": api}
+    if direct is not None:
+        calls["rerank_direct"] = lambda query, docs: direct(query, docs, instruction)
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for i, (query, docs) in enumerate(make_workload(runs + 1, RERANK_DOCS, seed=1)):
+        for name in list(calls)[:: 1 if i % 2 else -1]:
+            started = time.perf_counter()
+            calls[name](query, docs)
+            if i:
+                seconds[name].append(time.perf_counter() - started)
+    return {name: {**summary(s), "pairs_per_s": RERANK_DOCS * len(s) / sum(s)} for name, s in seconds.items()}
 
 
-def bench_rerank_direct(env: dict, runs: int, instruction: str | None) -> dict:
-    """The same requests to `RerankService.score` in this process, the engine built as the app builds it."""
+def direct_reranker(env: dict):
+    """A `RerankService` in this process on the app's model, built as the app builds it (loaded)."""
     from app.config import load_settings
     from app.rerank.service import RerankService
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("VLLM_")})
     service = RerankService(load_settings(env=env))
     service.ensure_loaded()
-    try:
-        return timed_rerank(lambda query, docs: service.score(query, docs, instruction), runs)
-    finally:
-        service.close()
-
-
-def timed_rerank(call, runs: int) -> dict:
-    """Seconds per 100-document request over `runs` requests, after one untimed warm-up request."""
-    seconds = []
-    for i, (query, docs) in enumerate(make_workload(runs + 1, RERANK_DOCS, seed=1)):
-        started = time.perf_counter()
-        call(query, docs)
-        if i:
-            seconds.append(time.perf_counter() - started)
-    return {**summary(seconds), "pairs_per_s": RERANK_DOCS * len(seconds) / sum(seconds)}
+    return service
 
 
 def table(report: dict) -> str:
@@ -312,13 +314,13 @@ def main(argv: list[str] | None = None) -> dict:
         if "search" in only:
             report["api_search"] = bench_search(client, args.runs, args.concurrent_requests)
         if "rerank" in only:
-            report["v1_rerank"] = bench_rerank(client, args.runs, args.instruction)
+            service = direct_reranker(env) if proc is not None and not args.no_direct else None
+            try:
+                report.update(bench_rerank(client, args.runs, args.instruction, service and service.score))
+            finally:
+                if service is not None:
+                    service.close()
         report["reranker"]["model"] = health["model"] if args.url else "tiny random-weight Qwen3 (hidden 128, 2 layers)"
-        if proc is not None:
-            stop_app(proc)
-            proc = None
-            if "rerank" in only and not args.no_direct:
-                report["rerank_direct"] = bench_rerank_direct(env, args.runs, args.instruction)
         report["load_average_after"] = os.getloadavg()
     finally:
         if proc is not None:
