@@ -35,3 +35,7 @@ class RerankerUnavailable(KBError):
 
 class InvalidInput(KBError, ValueError):
     """A name or value given by the user is not acceptable; the message says what is."""
+
+
+class LexicalIndexOutdated(KBError):
+    """The BM25 index on disk is in a format this version no longer reads; the message names the rebuild."""

@@ -25,6 +25,7 @@ from app.errors import IngestError
 from app.models import Chunk, Document
 from app.runtime import Runtime
 from ingest.chunking import chunk_pages
+from ingest.details import details_path, write_details
 from ingest.loaders import SUPPORTED_EXTENSIONS, LoadedDocument, load_document
 
 # stage name, units done, units in all; the stages are parse, chunk, embed, store
@@ -52,6 +53,7 @@ class IngestOutcome:
     pages: int | None = None
     chunks: int = 0
     message: str = ""  # the failure reason, or warnings (pages without text, ...)
+    ocr_pages: int = 0  # pages whose text was recognised by OCR
 
     @property
     def ok(self) -> bool:
@@ -60,7 +62,8 @@ class IngestOutcome:
     def summary(self) -> str:
         if not self.ok:
             return f"{self.name}: failed: {self.message}"
-        detail = f"{self.chunks} chunks" if self.pages is None else f"{self.pages} pages, {self.chunks} chunks"
+        ocr = f" ({self.ocr_pages} by OCR)" if self.ocr_pages else ""
+        detail = f"{self.chunks} chunks" if self.pages is None else f"{self.pages} pages{ocr}, {self.chunks} chunks"
         note = f" ({self.message})" if self.message else ""
         return f"{self.name}: {self.status.value}, {detail}{note}"
 
@@ -72,6 +75,7 @@ class IngestOutcome:
             "pages": self.pages,
             "chunks": self.chunks,
             "message": self.message,
+            "ocr_pages": self.ocr_pages,
         }
 
 
@@ -146,7 +150,7 @@ def _prepare(
     seen.add(doc_id)
     try:
         progress("parse", 0, 1)
-        loaded = load_document(name, data)
+        loaded = load_document(name, data, ocr=rt.settings.ocr)
         progress("chunk", 0, 1)
         chunks = chunk_pages(
             loaded.pages,
@@ -174,6 +178,7 @@ def _store_batch(
             source = source_path(rt, kb, p.doc_id, p.name)
             source.parent.mkdir(parents=True, exist_ok=True)
             source.write_bytes(p.data)
+            write_details(source, p.loaded)  # encoding, OCR pages, headers/footers: the Library shows them
 
         chunks = [c for p in docs for c in p.chunks]
         texts = [c.text for c in chunks]
@@ -199,7 +204,9 @@ def _store_batch(
         for old in p.older:
             _discard(rt, kb, old)
         status = IngestStatus.REPLACED if p.older else IngestStatus.ADDED
-        outcomes[i] = IngestOutcome(p.name, status, p.doc_id, pages, len(p.chunks), "; ".join(p.loaded.warnings))
+        outcomes[i] = IngestOutcome(
+            p.name, status, p.doc_id, pages, len(p.chunks), "; ".join(p.loaded.warnings), len(p.loaded.ocr_pages)
+        )
     progress("store", 1, 1)
     return outcomes
 
@@ -314,6 +321,7 @@ def _discard(rt: Runtime, kb: KnowledgeBase, doc_id: str) -> None:
     rt.lexical(kb).remove(doc_id)
     if doc is not None:
         source_path(rt, kb, doc_id, doc.name).unlink(missing_ok=True)
+        details_path(source_path(rt, kb, doc_id, doc.name)).unlink(missing_ok=True)
     rt.catalog.forget_document(kb, doc_id)
 
 

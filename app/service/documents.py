@@ -10,6 +10,7 @@ from pathlib import Path
 from app.catalog import KnowledgeBase
 from app.models import Chunk, Document
 from app.runtime import Runtime
+from ingest.details import DocumentDetails, read_details
 from ingest.pipeline import (
     IngestOutcome,
     Progress,
@@ -46,21 +47,34 @@ def ingest_upload(
     rt: Runtime, kb_name: str, name: str, data: bytes, progress: Progress | None = None
 ) -> IngestOutcome:
     """One uploaded file into the knowledge base (created if missing). Never raises for a bad file."""
-    return ingest_bytes(rt, rt.open_or_create_kb(kb_name), name, data, progress)
+    kb = rt.open_or_create_kb(kb_name)
+    return _logged(rt, kb, [ingest_bytes(rt, kb, name, data, progress)])[0]
 
 
 def ingest_uploads(
     rt: Runtime, kb_name: str, files: Iterable[tuple[str, bytes]], progress: Progress | None = None
 ) -> list[IngestOutcome]:
     """Many uploaded (name, bytes) files, embedded together; one outcome per file, in order."""
-    return ingest_many(rt, open_for_upload(rt, kb_name), list(files), progress)
+    kb = open_for_upload(rt, kb_name)
+    return _logged(rt, kb, ingest_many(rt, kb, list(files), progress))
 
 
 def ingest_files(
     rt: Runtime, kb_name: str, paths: Iterable[Path], progress_for: Callable[[str], Progress] | None = None
 ) -> Iterator[IngestOutcome]:
     """Files and folders on this machine (recursively), in groups; one outcome per file, in order."""
-    return ingest_paths(rt, kb_name, paths, progress_for)
+    for outcome in ingest_paths(rt, kb_name, paths, progress_for):
+        yield _logged(rt, rt.catalog.get_kb(kb_name), [outcome])[0]
+
+
+def ingest_history(rt: Runtime, kb_name: str, limit: int = 200) -> list[dict]:
+    """What happened to the files given to the knowledge base, newest first (time, file, outcome, detail)."""
+    return rt.catalog.ingest_log(rt.catalog.get_kb(kb_name), limit)
+
+
+def _logged(rt: Runtime, kb: KnowledgeBase, outcomes: list[IngestOutcome]) -> list[IngestOutcome]:
+    rt.catalog.log_ingest(kb, [(o.name, o.status.value, o.summary()) for o in outcomes])
+    return outcomes
 
 
 def listing(rt: Runtime, kb_name: str) -> list[Document]:
@@ -85,6 +99,13 @@ def rows(docs: list[Document]) -> list[DocumentRow]:
 def chunks(rt: Runtime, kb_name: str, doc_id: str) -> list[Chunk]:
     """A document's chunks in order."""
     return rt.store.document_chunks(rt.open_kb(kb_name), doc_id)
+
+
+def details(rt: Runtime, kb_name: str, doc_id: str) -> DocumentDetails | None:
+    """What parsing learnt about a document (encoding, OCR'd pages, running headers and footers, tables,
+    sections); None for documents stored before these were recorded, or whose original is gone."""
+    path = original(rt, kb_name, doc_id)
+    return None if path is None else read_details(path)
 
 
 def original(rt: Runtime, kb_name: str, doc_id: str) -> Path | None:
@@ -112,11 +133,12 @@ def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None
     between the two steps the document is briefly absent from search.
     """
     path = original(rt, kb_name, doc.doc_id)
+    kb = rt.open_kb(kb_name)
     if path is None:
-        return failed(doc.name, "the original file is missing", doc.doc_id)
+        return _logged(rt, kb, [failed(doc.name, "the original file is missing", doc.doc_id)])[0]
     data = path.read_bytes()
     delete_document(rt, kb_name, doc.doc_id)
-    return ingest_bytes(rt, rt.open_kb(kb_name), doc.name, data, progress)
+    return _logged(rt, kb, [ingest_bytes(rt, kb, doc.name, data, progress)])[0]
 
 
 def human_size(size: int) -> str:
