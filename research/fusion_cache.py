@@ -4,10 +4,11 @@ Each collection is ingested once through the real pipeline (`app.evaluate.ingest
 embedder, Chroma, the BM25 index). Per query it records, as (chunk index, score) arrays `DEPTH` deep:
 
 - `dense`: `VectorStore.query_ids` of the query's embedding, and `bm25`: `LexicalIndex.search` of the query;
-- `prf`: the expanded query's BM25 list exactly as `app.recall.recall` builds it today (first round max a0.5
-  with the CJK dense weight, 3 feedback chunks, `app.recall.expanded_query`, `search_terms`); empty for CJK;
-- `recall`: the chunk ids `app.recall.recall(..., 200, "hybrid")` returns, to check the offline replay (the
-  first `REPLAY` queries only, to save the shared CPU);
+- `prf`: the expanded query's BM25 list as `app.recall.recall` built it with the fixed weights before issue 17
+  (first round max a0.5 with the CJK dense weight, 3 feedback chunks, `app.recall.expanded_query`,
+  `search_terms`); empty for CJK;
+- `recall`: the chunk ids `app.recall.recall(..., 200, "hybrid")` returns (the product at capture time), to
+  check an offline replay (the first `REPLAY` queries only, to save the shared CPU);
 - stress signals: `dense_half` (the dense list of the query's first half of words, or characters for a CJK
   query) and `dense_noise` (the query embedding plus Gaussian noise of norm ~`NOISE`, renormalized, seeded
   per query): dense lists deliberately made weaker;
@@ -18,7 +19,7 @@ embedder, Chroma, the BM25 index). Per query it records, as (chunk index, score)
 Also the chunk texts, chunk -> document, twins and qrels. The BM25 index directory is copied beside the pickle so
 that an expanded query for another first round can be searched later with the app's own `LexicalIndex` (the
 scratch knowledge base itself is removed on exit). Output: `--out`/NAME.pkl and `--out`/NAME-bm25/ (default
-/tmp/kb-fusion-cache, never the repository). `research/eval_adaptive.py` reads them.
+/tmp/kb-fusion-cache, never the repository). `research/fusion_loo.py` reads them.
 
 Usage:
     .venv/bin/python research/fusion_cache.py                     # the five collections of ../shared/eval
@@ -43,16 +44,17 @@ sys.path.insert(0, str(ROOT))
 from app.config import load_settings  # noqa: E402
 from app.evaluate import CHUNKS_PER_DOC, ingested  # noqa: E402
 from app.fusion import convex_combination  # noqa: E402
-from app.recall import (  # noqa: E402
-    DENSE_WEIGHT,
-    FUSION_DEPTH,
-    FUSION_NORM,
-    dense_weight,
-    expanded_query,
-    is_cjk_query,
-    recall,
-)
+from app.recall import FUSION_DEPTH, FUSION_NORM, expanded_query, is_cjk_query, recall  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
+
+# The first round these experiments were measured on: the fixed weights hybrid recall had before issue 17
+# (dense 0.5, BM25 0.5; dense x KB_CJK_DENSE_WEIGHT for a mostly-CJK query).
+DENSE_WEIGHT = 0.5
+
+
+def dense_weight(query: str, cjk_dense_weight: float) -> float:
+    return DENSE_WEIGHT * (cjk_dense_weight if is_cjk_query(query) else 1.0)
+
 
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 COLLECTIONS = ("nfcorpus", "cranfield", "cisi", "xquadr-en", "xquadr-zh-dev")
