@@ -22,13 +22,13 @@ Recall@100), minus 10 x any shortfall below best - 0.005, and for a normal colle
 loss of more than 0.002 below the fixed weights; a normal collection weighs as much as its stress variants
 together. `ALL` is the descent on all five, the rule the product ships (`app.recall.RULE`).
 
-While descending, the feedback list of each query comes from the fixed first round (dense 0.5 / BM25 0.5, max):
-computed once per scenario. `--exact` replays the chosen rules again with the feedback list expanded from the
-rule's own first round (what `app.recall.recall` does), which needs a BM25 search per query and first round.
+The feedback list of each query is expanded from an equal-weight first round (dense 0.5 / BM25 0.5, max), as
+`app.recall.recall` does (`FEEDBACK_ROUND`), so it is searched once per query and scenario (memoised in the
+cache dir). The cache must come from the current `fusion_cache.py` (tantivy's BM25 index).
 
 Usage:
     .venv/bin/python research/fusion_loo.py                      # every fold, normal and stress scenarios
-    .venv/bin/python research/fusion_loo.py --exact --regress 10
+    .venv/bin/python research/fusion_loo.py --regress 100
     .venv/bin/python research/fusion_loo.py --cache /tmp/x --collections tiny --kinds normal bm25half
 """
 
@@ -49,7 +49,7 @@ from fusion_lab import CACHE, COLLECTIONS, EMPTY, Collection, fuse, title_index 
 
 from app.fusion import WeightRule, hybrid_weights, list_signals  # noqa: E402
 from app.models import Chunk  # noqa: E402
-from app.recall import expanded_query, is_cjk_query  # noqa: E402
+from app.recall import FEEDBACK_ROUND, expanded_query, is_cjk_query  # noqa: E402
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 KINDS = ("normal", "bm25half", "densehalf", "bm25title", "nocjk")
@@ -126,9 +126,8 @@ class Scenario:
         w_dense, w_bm25, w_feedback = hybrid_weights(self.signals[q], rule, odds)
         return (w_dense, w_bm25 + w_feedback, 0.0) if self.cjk[q] else (w_dense, w_bm25, w_feedback)
 
-    def replay(self, rule: WeightRule, exact: bool) -> dict[str, np.ndarray]:
-        """Fused chunk indices per query; the feedback list from the rule's own first round when `exact`, else from
-        the fixed first round (dense 0.5 / BM25 0.5)."""
+    def replay(self, rule: WeightRule) -> dict[str, np.ndarray]:
+        """Fused chunk indices per query, as `app.recall.recall` fuses them."""
         fused = {}
         for q in self.c.qids:
             D, B = self.D[q], self.B[q]
@@ -136,7 +135,7 @@ class Scenario:
             if w_feedback <= 0:
                 fused[q] = fuse([D, B], [w_dense, 1 - w_dense])[0]
                 continue
-            ids, scores = fuse([D, B], [w_dense, 1 - w_dense] if exact else [0.5, 0.5])
+            ids, scores = fuse([D, B], list(FEEDBACK_ROUND))
             P = self.feedback(q, ids[:FEEDBACK_DOCS], scores[:FEEDBACK_DOCS])
             fused[q] = fuse([D, B, P if len(P[0]) else EMPTY], [w_dense, w_bm25, w_feedback])[0]
         return fused
@@ -151,17 +150,16 @@ def _head(ids_scores: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, float]]:
 
 
 class Lab:
-    def __init__(self, scenarios: list[Scenario], regress: float, exact: bool):
-        self.scenarios, self.regress, self.exact = scenarios, regress, exact
+    def __init__(self, scenarios: list[Scenario], regress: float):
+        self.scenarios, self.regress = scenarios, regress
         self.memo: dict = {}
         n_stress = Counter(s.c.name for s in scenarios if s.kind != "normal")
         self.weight = {s.label: (max(1, n_stress[s.c.name]) if s.kind == "normal" else 1.0) for s in scenarios}
 
-    def evaluate(self, s: Scenario, rule: WeightRule, exact: bool | None = None) -> tuple[float, float]:
-        exact = self.exact if exact is None else exact
-        key = (s.label, rule, exact)
+    def evaluate(self, s: Scenario, rule: WeightRule) -> tuple[float, float]:
+        key = (s.label, rule)
         if key not in self.memo:
-            self.memo[key] = s.score(s.replay(rule, exact))
+            self.memo[key] = s.score(s.replay(rule))
         return self.memo[key]
 
     def objective(self, train: list[Scenario], rule: WeightRule) -> float:
@@ -214,7 +212,6 @@ def main() -> None:
     p.add_argument("--collections", nargs="+", default=list(COLLECTIONS))
     p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     p.add_argument("--regress", type=float, default=10.0, help="penalty on a normal collection's loss")
-    p.add_argument("--exact", action="store_true", help="feedback from each rule's own first round")
     args = p.parse_args()
     started = time.perf_counter()
     scenarios = []
@@ -225,7 +222,7 @@ def main() -> None:
             if (kind == "nocjk" and not cjk) or (kind == "bm25title" and name not in TITLED):
                 continue
             scenarios.append(Scenario(c, kind, args.eval_dir))
-    lab = Lab(scenarios, args.regress, args.exact)
+    lab = Lab(scenarios, args.regress)
     folds = [*args.collections, "ALL"] if len(args.collections) > 1 else ["ALL"]
     for held in folds:
         train = [s for s in scenarios if s.c.name != held]
