@@ -80,8 +80,8 @@ class Settings:
     cjk_dense_weight: float = _setting(
         "KB_CJK_DENSE_WEIGHT",
         0.05,
-        "Hybrid recall: factor on the dense list's odds for mostly-CJK queries, relative to others; the "
-        "bundled MiniLM is English-only, set 1 with a multilingual embedder such as Qwen3-Embedding.",
+        "Hybrid recall: dense weight for mostly-CJK queries, relative to others; the bundled MiniLM is "
+        "English-only, set 1 with a multilingual embedder such as Qwen3-Embedding.",
     )
     prf_docs: int = _setting(
         "KB_PRF_DOCS",

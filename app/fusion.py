@@ -111,30 +111,26 @@ class WeightRule:
 
 
 _EPS = 1e-3
-# Typical values of the signals on the eval collections (medians: coverage .47 on cisi, .77 on cranfield).
+# Typical values of the signals on the eval collections (the research cache's 0.2 x 2.4 for tantivy's BM25:
+# docs/EVAL.md; the median coverage under tantivy is .47 on cisi, .77 on cranfield).
 COVERAGE_CENTRE = 0.48
 DENSE_TOP_CENTRE = 0.65
 
 
-def hybrid_weights(signals: ListSignals, rule: WeightRule, dense_odds: float = 1.0) -> tuple[float, float, float]:
+def hybrid_weights(signals: ListSignals, rule: WeightRule) -> tuple[float, float, float]:
     """(dense, BM25, feedback) weights summing to 1 for one query; feedback 0 where the rule's gate is closed.
-
-    `dense_odds` multiplies the dense list's odds a / (1 - a) (KB_CJK_DENSE_WEIGHT for a mostly-CJK query: at
-    a = 0.5 this is the former "dense weight x 0.05" renormalized).
 
     Example:
         >>> rule = WeightRule(bias=0.0, coverage=-1.0, dense_top=2.0, feedback_share=0.6, feedback_min_coverage=0.2)
         >>> [round(w, 3) for w in hybrid_weights(ListSignals(dense_top=0.65, bm25_coverage=0.12), rule)]
         [0.799, 0.201, 0.0]
     """
-    if dense_odds < 0:
-        raise ValueError(f"dense_odds must be >= 0 (got {dense_odds}).")
     z = (
         rule.bias
         + rule.coverage * math.log((signals.bm25_coverage + _EPS) / COVERAGE_CENTRE)
         + rule.dense_top * math.log(max(signals.dense_top, _EPS) / DENSE_TOP_CENTRE)
     )
-    odds = math.exp(max(-30.0, min(30.0, z))) * dense_odds
+    odds = math.exp(max(-30.0, min(30.0, z)))
     dense = odds / (1 + odds)
     share = rule.feedback_share if signals.bm25_coverage >= rule.feedback_min_coverage else 0.0
     return dense, (1 - dense) * (1 - share), (1 - dense) * share

@@ -77,11 +77,12 @@ def recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str) -> lis
     w_dense, w_bm25, w_feedback = weights
     bm25_lists = [lexical]
     feedback: list[Chunk] = []
-    if w_feedback > 0:
-        first = convex_combination([dense, lexical], list(FEEDBACK_ROUND), FUSION_NORM)
-        feedback = _feedback(rt, kb, query, first)
+    n_feedback = rt.settings.prf_docs
+    if w_feedback > 0 and n_feedback > 0:
+        first = convex_combination([dense, lexical], list(FEEDBACK_ROUND), FUSION_NORM)[:n_feedback]
+        feedback = rt.store.get(kb, [cid for cid, _ in first])
     if feedback:
-        terms = expanded_query(lexical_index, query, feedback, dict(first[: rt.settings.prf_docs]))
+        terms = expanded_query(lexical_index, query, feedback, dict(first))
         bm25_lists.append(lexical_index.search_terms(terms, depth, exclude_doc_ids=hidden))
         # The expanded query's list joins the original one, with the rule's share of BM25's weight.
         fused = convex_combination([dense, *bm25_lists], list(weights), FUSION_NORM)
@@ -113,22 +114,18 @@ def query_weights(
     lexical: list[tuple[str, float]],
     cjk_dense_weight: float,
 ) -> tuple[float, float, float]:
-    """(dense, BM25, feedback) weights for this query's lists (`app.fusion.hybrid_weights` with `RULE`): the
-    BM25 coverage is measured against the query's idf mass in this index; mostly-CJK queries get their dense odds
-    scaled by `cjk_dense_weight` (KB_CJK_DENSE_WEIGHT) and no feedback."""
+    """(dense, BM25, feedback) weights for this query's lists (`app.fusion.hybrid_weights` with `RULE`; the
+    BM25 coverage is measured against the query's idf mass in this index).
+
+    A mostly-CJK query keeps the fixed share `cjk_dense_weight` (KB_CJK_DENSE_WEIGHT) x 0.5 against BM25's 0.5,
+    renormalized, and no feedback: with the rule its dense share rose where BM25's coverage of its bigrams was
+    low, giving the English-only embedder weight (xquadr-zh-dev Recall@100 .980 -> .977, docs/EVAL.md)."""
+    if is_cjk_query(query):
+        share = cjk_dense_weight / (1 + cjk_dense_weight)
+        return share, 1 - share, 0.0
     terms = lexical_index.analyze(query)
     idf = lexical_index.idf(terms)
-    signals = list_signals(dense, lexical, sum(idf.get(t, 0.0) for t in terms))
-    cjk = is_cjk_query(query)
-    w_dense, w_bm25, w_feedback = hybrid_weights(signals, RULE, cjk_dense_weight if cjk else 1.0)
-    return (w_dense, w_bm25 + w_feedback, 0.0) if cjk else (w_dense, w_bm25, w_feedback)
-
-
-def _feedback(rt: Runtime, kb: KnowledgeBase, query: str, fused: list[tuple[str, float]]) -> list[Chunk]:
-    """The first round's top chunks used as pseudo-relevance feedback (KB_PRF_DOCS; none for CJK queries)."""
-    if rt.settings.prf_docs <= 0 or is_cjk_query(query):
-        return []
-    return rt.store.get(kb, [cid for cid, _ in fused[: rt.settings.prf_docs]])
+    return hybrid_weights(list_signals(dense, lexical, sum(idf.get(t, 0.0) for t in terms)), RULE)
 
 
 def expanded_query(

@@ -64,7 +64,7 @@ SPACE = {
     "feedback_min_coverage": [0.0, 0.1, 0.15, 0.2],
 }
 FEEDBACK_DOCS = 3  # KB_PRF_DOCS's default
-CJK_DENSE_ODDS = 0.05  # KB_CJK_DENSE_WEIGHT's default
+CJK_SHARE = 0.05 / 1.05  # KB_CJK_DENSE_WEIGHT's default 0.05 x 0.5 against BM25's 0.5
 
 
 def half_query(query: str) -> str:
@@ -121,9 +121,11 @@ class Scenario:
         self.memo_path.write_bytes(pickle.dumps(self.memo, protocol=pickle.HIGHEST_PROTOCOL))
 
     def weights(self, q: str, rule: WeightRule) -> tuple[float, float, float]:
-        """`app.recall.query_weights` for this scenario (the CJK odds unless `nocjk`; no feedback for CJK)."""
-        odds = CJK_DENSE_ODDS if self.cjk[q] and self.kind != "nocjk" else 1.0
-        w_dense, w_bm25, w_feedback = hybrid_weights(self.signals[q], rule, odds)
+        """`app.recall.query_weights` for this scenario: a mostly-CJK query keeps the fixed CJK share (under
+        `nocjk`: the rule, as for any query), never feedback."""
+        if self.cjk[q] and self.kind != "nocjk":
+            return CJK_SHARE, 1 - CJK_SHARE, 0.0
+        w_dense, w_bm25, w_feedback = hybrid_weights(self.signals[q], rule)
         return (w_dense, w_bm25 + w_feedback, 0.0) if self.cjk[q] else (w_dense, w_bm25, w_feedback)
 
     def replay(self, rule: WeightRule) -> dict[str, np.ndarray]:

@@ -89,12 +89,6 @@ def test_hybrid_weights_follow_the_logistic_rule_by_hand():
     z = 0.2 - 2.0 * math.log(0.401 / COVERAGE_CENTRE) + 3.0 * math.log(0.5 / DENSE_TOP_CENTRE)
     a = 1 / (1 + math.exp(-z))
     assert hybrid_weights(signals, RULE) == pytest.approx((a, (1 - a) * 0.4, (1 - a) * 0.6))
-    # A mostly-CJK query: the dense odds scaled (KB_CJK_DENSE_WEIGHT), the rest as before.
-    odds = a / (1 - a) * 0.05
-    dense = odds / (1 + odds)
-    want = (dense, (1 - dense) * 0.4, (1 - dense) * 0.6)
-    assert hybrid_weights(signals, RULE, dense_odds=0.05) == pytest.approx(want)
-    assert hybrid_weights(signals, RULE, dense_odds=0.0)[0] == 0.0
 
 
 def test_hybrid_weights_lean_on_the_list_that_looks_reliable():
@@ -113,5 +107,3 @@ def test_hybrid_weights_lean_on_the_list_that_looks_reliable():
     # Extreme signals saturate instead of overflowing.
     assert hybrid_weights(ListSignals(dense_top=1e-9, bm25_coverage=1e9), RULE)[0] == pytest.approx(0.0, abs=1e-12)
     assert hybrid_weights(ListSignals(dense_top=1.0, bm25_coverage=0.0), RULE)[0] == pytest.approx(1.0, abs=1e-4)
-    with pytest.raises(ValueError, match="dense_odds"):
-        hybrid_weights(ListSignals(0.5, 0.5), RULE, dense_odds=-1)

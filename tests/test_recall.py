@@ -102,13 +102,11 @@ def test_cjk_queries_lean_on_bm25(make_runtime):
         for name, text in DOCS.items():
             assert ingest_bytes(rt, kb, name, text.encode()).ok
         hybrid = recall(rt, kb, query, 8, "hybrid")
-        # The dense odds scaled by KB_CJK_DENSE_WEIGHT, and no feedback for a CJK query.
+        # A CJK query: the fixed share KB_CJK_DENSE_WEIGHT x 0.5 against BM25's 0.5, and no feedback.
         lexical = rt.lexical(kb)
         dense = rt.store.query_ids(kb, rt.embedder.encode_query(query), 32)
         w_dense, w_bm25, w_feedback = query_weights(lexical, query, dense, lexical.search(query, 32), weight)
-        plain, _, _ = query_weights(lexical, query, dense, lexical.search(query, 32), 1.0)
-        assert w_feedback == 0 and w_bm25 == pytest.approx(1 - w_dense)
-        assert w_dense / (1 - w_dense) == pytest.approx(weight * plain / (1 - plain))
+        assert (w_dense, w_bm25, w_feedback) == pytest.approx((weight / (1 + weight), 1 / (1 + weight), 0.0))
         assert hybrid[0].fusion_weights == (("dense", w_dense), ("bm25", 1 - w_dense))
         bm25 = [c.chunk.doc_name for c in recall(rt, kb, query, 8, "bm25")]
         assert [c.chunk.doc_name for c in hybrid[: len(bm25)]] == bm25 == ["zh-train.txt"]
