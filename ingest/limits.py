@@ -1,0 +1,121 @@
+"""Checks that run before a file's bytes are read or unpacked, so that no input can exhaust the machine.
+
+- `read_file(path, max_bytes)`: refuses what is not a regular file (a FIFO would block the read forever,
+  `/dev/zero` never ends) from `os.stat` alone, without opening it; refuses a file over `max_bytes`
+  (a sparse 9 GiB file is refused by its size, not read); reads at most `max_bytes + 1` bytes, so a
+  file that grows while it is read is refused too.
+- `check_archive(name, data)`: for formats that are zip archives (DOCX), the number of entries and
+  their total uncompressed size, from the archive's directory, before anything is inflated. Python's
+  zipfile never returns more than an entry's declared size, so the declared sizes bound what a
+  loader can unpack.
+
+Every refusal is an `IngestError` whose message says what is wrong in the user's words.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from pathlib import Path, PurePath
+
+from app.errors import IngestError
+
+MB = 2**20
+# A DOCX is a zip archive: real ones hold tens of entries and inflate to a few times their size.
+ZIP_FORMATS = frozenset({".docx"})
+MAX_ARCHIVE_ENTRIES = 10_000
+MAX_UNPACKED_BYTES = 512 * MB
+
+
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path` (symbolic links followed), at most `max_bytes` of them.
+
+    Raises:
+        IngestError: missing, unreadable, not a regular file, or larger than `max_bytes`.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise IngestError(f"cannot read the file: {_strerror(exc)}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise IngestError(f"not a regular file ({_kind(info.st_mode)}): only files can be ingested")
+    if info.st_size > max_bytes:
+        raise IngestError(too_large(info.st_size, max_bytes))
+    try:
+        # O_NONBLOCK: had it been swapped for a FIFO since the stat, opening it must not block.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise IngestError("not a regular file: only files can be ingested")
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise IngestError(f"cannot read the file: {_strerror(exc)}") from exc
+    if len(data) > max_bytes:
+        raise IngestError(too_large(len(data), max_bytes))
+    return data
+
+
+def too_large(size: int, max_bytes: int) -> str:
+    return (
+        f"the file is {_mb(size)}, more than the {_mb(max_bytes)} allowed per file "
+        "(KB_MAX_FILE_MB)"
+    )
+
+
+def check_archive(
+    name: str,
+    data: bytes,
+    max_entries: int = MAX_ARCHIVE_ENTRIES,
+    max_unpacked: int = MAX_UNPACKED_BYTES,
+) -> None:
+    """Refuse a zip-based file (by the extension of `name`) whose directory promises too much.
+
+    Files of other types, and archives too damaged to list, pass: the loader says what is wrong with them.
+
+    Raises:
+        IngestError: more than `max_entries` entries, or more than `max_unpacked` bytes once inflated.
+    """
+    if PurePath(name).suffix.lower() not in ZIP_FORMATS:
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return
+    if len(entries) > max_entries:
+        raise IngestError(
+            f"the archive holds {len(entries):,} entries, more than the {max_entries:,} allowed "
+            "(a zip bomb?)"
+        )
+    unpacked = sum(e.file_size for e in entries)
+    if unpacked > max_unpacked:
+        raise IngestError(
+            f"the archive would unpack to {_mb(unpacked)}, more than the {_mb(max_unpacked)} allowed "
+            "(a zip bomb?)"
+        )
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+def _mb(size: int) -> str:
+    if size >= 10 * 2**30:
+        return f"{size / 2**30:.0f} GB"
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GB"
+    return f"{size / MB:.1f} MB" if size < 10 * MB else f"{size / MB:.0f} MB"
+
+
+def _strerror(exc: OSError) -> str:
+    return exc.strerror.lower() if exc.strerror else "unknown error"
