@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 from app.config import RECALL_MODES, describe_settings, load_settings
+from app.display import one_line
 from app.errors import KBError
 from app.evaluate import METHODS
 from app.runtime import Runtime
@@ -29,10 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except KBError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        for rt in _RUNTIMES:
+            rt.close()
 
 
 def _quiet_libraries() -> None:
@@ -46,8 +50,15 @@ def _quiet_libraries() -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
+_RUNTIMES: list[Runtime] = []
+
+
 def _runtime() -> Runtime:
-    return Runtime(load_settings())
+    rt = Runtime(load_settings())
+    # A second writer waits for the first; say so, or a wait looks like a hang.
+    rt.lock.on_wait = lambda message: print(message, file=sys.stderr, flush=True)
+    _RUNTIMES.append(rt)
+    return rt
 
 
 def cmd_ingest(args) -> int:
@@ -56,10 +67,16 @@ def cmd_ingest(args) -> int:
 
     failed = 0
     bars = TerminalProgress()
-    for outcome in documents.ingest_files(_runtime(), args.kb, [Path(p) for p in args.paths], bars.for_group):
+    outcomes = documents.ingest_files(
+        _runtime(), args.kb, [Path(p) for p in args.paths], bars.for_group, follow_symlinks=args.follow_symlinks
+    )
+    try:
+        for outcome in outcomes:
+            bars.close()
+            print(outcome.summary(), flush=True)
+            failed += not outcome.ok
+    finally:
         bars.close()
-        print(outcome.summary(), flush=True)
-        failed += not outcome.ok
     return 1 if failed else 0
 
 
@@ -108,13 +125,14 @@ def cmd_list(args) -> int:
     if args.kb:
         for d in documents.listing(rt, args.kb):
             pages = "-" if d.pages is None else d.pages
-            print(f"{d.name}\tpages={pages}\tchunks={d.chunks}\tbytes={d.size}\tid={d.doc_id[:12]}")
+            print(f"{one_line(d.name)}\tpages={pages}\tchunks={d.chunks}\tbytes={d.size}\tid={d.doc_id[:12]}")
         return 0
     summaries = kbs.summaries(rt)
     if not summaries:
         print("no knowledge bases yet: `kb ingest PATH --kb NAME` creates one")
     for kb in summaries:
-        print(f"{kb.name}\tdocuments={kb.documents}\tchunks={kb.chunks}\tmodel={kb.embed_model} ({kb.embed_dim}-d)")
+        print(f"{one_line(kb.name)}\tdocuments={kb.documents}\tchunks={kb.chunks}\tmodel={kb.embed_model} "
+              f"({kb.embed_dim}-d)")
     return 0
 
 
@@ -122,7 +140,7 @@ def cmd_delete(args) -> int:
     from app.service import documents
 
     doc = documents.delete(_runtime(), args.kb, args.doc)
-    print(f"deleted {doc.name} ({doc.chunks} chunks) from {args.kb}")
+    print(one_line(f"deleted {doc.name} ({doc.chunks} chunks) from {args.kb}"))
     return 0
 
 
@@ -130,7 +148,7 @@ def cmd_drop(args) -> int:
     from app.service import kbs
 
     kbs.drop(_runtime(), args.kb)
-    print(f"dropped knowledge base {args.kb}")
+    print(one_line(f"dropped knowledge base {args.kb}"))
     return 0
 
 
@@ -298,6 +316,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add files and folders (recursively) to a knowledge base")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--kb", required=True, help="knowledge base name (created if missing)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="in folders, follow links that lead outside them too (default: skip and report them)")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("search", help="ask a question")

@@ -84,13 +84,17 @@ class IngestOutcome:
     def ok(self) -> bool:
         return self.status != IngestStatus.FAILED
 
-    def summary(self) -> str:
-        """One line: control characters in the name or message are escaped (`app.display`)."""
+    def line(self) -> str:
+        """'report.pdf: added, 3 pages, 7 chunks' or 'scan.pdf: failed: <reason>', names as they are."""
         if self.status in (IngestStatus.FAILED, IngestStatus.SKIPPED):
-            return one_line(f"{self.name}: {self.status.value}: {self.message}")
+            return f"{self.name}: {self.status.value}: {self.message}"
         detail = f"{self.chunks} chunks" if self.pages is None else f"{self.pages} pages, {self.chunks} chunks"
         note = f" ({self.message})" if self.message else ""
-        return one_line(f"{self.name}: {self.status.value}, {detail}{note}")
+        return f"{self.name}: {self.status.value}, {detail}{note}"
+
+    def summary(self) -> str:
+        """`line()` for a terminal: control characters in names escaped (`app.display`), so it stays one line."""
+        return one_line(self.line())
 
     def as_json(self) -> dict:
         return {

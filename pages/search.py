@@ -7,6 +7,7 @@ from app.errors import KBError
 from app.rerank.service import EngineState
 from app.service import queries, search
 from app.ui import cards, nav, resources, sidebar
+from app.ui.text import literal, plain
 
 ANSWER, LABEL_SET, LABEL_NOTE = "search_answer", "label_set", "label_note"
 
@@ -40,7 +41,7 @@ if submitted:
                 recall_k=options.recall_k, recall_mode=mode,
             )
     except KBError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         st.session_state.pop(ANSWER, None)
 
 answer = st.session_state.get(ANSWER)
@@ -48,6 +49,7 @@ if answer is not None:
     result = answer.result
     sets = [s.name for s in queries.sets(rt, answer.kb)] or ["default"]
     label_set = st.selectbox("Label results into query set", sets, key=LABEL_SET, accept_new_options=True,
+                             format_func=plain,
                              help="0 not relevant, 1 partly, 2 answers it: one click on a card adds the question "
                                   "and the passage to this set (type a new name to start one)")
 
@@ -62,7 +64,7 @@ if answer is not None:
     if st.session_state.get(LABEL_NOTE):
         st.text(st.session_state.pop(LABEL_NOTE))
     st.caption(cards.timing_label(result))
-    st.caption(f"Instruction in effect: {result.instruction}")
+    st.caption(f"Instruction in effect: {literal(result.instruction)}")
     if not compare:
         cards.render_hits(answer, result.hits, key="main", rerank_note=result.rerank_note, labeler=label)
     else:

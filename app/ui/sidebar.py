@@ -18,6 +18,7 @@ from app.instructions import find_preset, matching_preset
 from app.rerank.service import EngineState
 from app.runtime import Runtime
 from app.service import kbs, presets
+from app.ui.text import literal, plain
 
 KB, NEXT_KB, INSTRUCTION_KB = "kb", "kb_requested", "instruction_kb"
 INSTRUCTION, PRESET, PRESET_NAME, PRESET_MESSAGE = "instruction", "preset", "preset_name", "preset_message"
@@ -67,7 +68,7 @@ def _kb_picker(rt: Runtime) -> str | None:
     if not names:
         st.caption("No knowledge base yet: create one on the Upload or Knowledge bases page.")
         return None
-    return st.selectbox("Knowledge base", names, key=KB)
+    return st.selectbox("Knowledge base", names, key=KB, format_func=plain)
 
 
 def _instruction_editor(rt: Runtime, kb: str | None) -> None:
@@ -80,7 +81,7 @@ def _instruction_editor(rt: Runtime, kb: str | None) -> None:
     current = matching_preset(choices, state[INSTRUCTION]) or EDITED
     state[PRESET] = current
     options = [p.name for p in choices] + ([EDITED] if current == EDITED else [])
-    st.selectbox("Instruction preset", options, key=PRESET, on_change=_apply_preset, args=(choices,))
+    st.selectbox("Instruction preset", options, key=PRESET, on_change=_apply_preset, args=(choices,), format_func=plain)
     st.text_area(
         "Reranker instruction",
         key=INSTRUCTION,
@@ -97,7 +98,7 @@ def _instruction_editor(rt: Runtime, kb: str | None) -> None:
         right.button("Delete preset", on_click=_delete_preset, args=(rt, kb, saved.name),
                      width="stretch")
     if state.get(PRESET_MESSAGE):
-        st.caption(state.pop(PRESET_MESSAGE))
+        st.caption(literal(state.pop(PRESET_MESSAGE)))
 
 
 def _apply_preset(choices) -> None:
@@ -139,7 +140,7 @@ def _reranker_line(rt: Runtime) -> None:
         st.caption("Reranker off (KB_RERANK_BACKEND=off)")
         return
     state = "failed (see Status)" if service.state == EngineState.FAILED else service.state
-    st.caption(f"Reranker ({rt.settings.rerank_backend}): {state}")
+    st.caption(literal(f"Reranker ({rt.settings.rerank_backend}): {state}"))
 
 
 __all__ = ["SearchOptions", "render_sidebar", "search_options", "select_kb", "selected_kb"]
