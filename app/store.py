@@ -49,7 +49,10 @@ class VectorStore:
             self._client = self._open()
 
     def _open(self):
+        """A new client. In embedded mode never the process's cached one: another VectorStore of this
+        process may hold it, opened before writes it has not seen."""
         import chromadb
+        from chromadb.api.shared_system_client import SharedSystemClient
         from chromadb.config import Settings as ChromaSettings
 
         settings = self._settings
@@ -57,6 +60,9 @@ class VectorStore:
         if settings.chroma_host:
             return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        # Chroma shares one System (with its in-memory indexes) per path within a process; clients handed
+        # out before keep theirs.
+        SharedSystemClient.clear_system_cache()
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
     # ---- freshness across processes (embedded mode) ------------------------------------------------------
@@ -76,12 +82,7 @@ class VectorStore:
         stamp = self._stamp()
         if stamp == self._seen:
             return
-        from chromadb.api.shared_system_client import SharedSystemClient
-
         with self._swap:
-            # Chroma shares one System per path within a process: without clearing it a new client would
-            # get the same stale indexes. Clients already handed out keep their own (old) System.
-            SharedSystemClient.clear_system_cache()
             self._client = self._open()
             self._collections = {}
             self._seen = stamp
@@ -106,8 +107,8 @@ class VectorStore:
             yield
 
     def _collection(self, kb: KnowledgeBase):
-        # Looked up once per knowledge base: a lookup is a round trip in server mode. Keys are never
-        # reused (a new or re-indexed KB gets a new one), so a cached handle cannot go stale.
+        # Looked up once per knowledge base and client: a lookup is a round trip in server mode. Keys are
+        # never reused (a new or re-indexed KB gets a new one); a reopen (`_refresh`) clears the cache.
         with self._swap:
             collection = self._collections.get(kb.key)
             if collection is None:

@@ -326,6 +326,7 @@ def reingest_document(rt: Runtime, kb_name: str, doc_id: str, progress: Progress
     except Exception as exc:  # noqa: BLE001
         return failed(doc.name, store_reason(exc), doc_id)
     with rt.lock.write():
+        recover(rt, kb)  # e.g. a generation an interrupted re-ingest of this document left
         current = rt.catalog.get_document(kb, doc_id)
         if current is None or current.status != READY:
             return failed(doc.name, "the document was deleted meanwhile", doc_id)
