@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.service import documents, kbs, presets, search
 from ingest.pipeline import IngestStatus
 
@@ -35,3 +37,17 @@ def test_knowledge_bases_and_presets_through_the_service(runtime):
     assert [(s.name, s.documents) for s in kbs.summaries(runtime)] == [("people", 0)]
     kbs.drop(runtime, "people")
     assert kbs.names(runtime) == []
+
+
+def test_upload_batches_over_the_limits_are_refused_whole_and_large_files_one_by_one(make_runtime):
+    from app.errors import KBError
+
+    rt = make_runtime(rerank_backend="off", max_batch_files=2, max_batch_mb=1, max_file_mb=1)
+    with pytest.raises(KBError, match=r"3 files is more than the 2 one batch may add \(KB_MAX_BATCH_FILES\)"):
+        documents.ingest_uploads(rt, "up", [("a.txt", b"A."), ("b.txt", b"B."), ("c.txt", b"C.")])
+    with pytest.raises(KBError, match=r"more than the 1 MB one batch may add \(KB_MAX_BATCH_MB\)"):
+        documents.check_upload(rt, [700_000, 700_000])
+    assert rt.catalog.list_kbs() == []  # nothing was ingested, not even the knowledge base
+    big, small = documents.ingest_uploads(rt, "up", [("big.txt", b"x " * 600_000), ("small.txt", b"Small.")])
+    assert big.status == "failed" and "allowed per file (KB_MAX_FILE_MB)" in big.message
+    assert small.status == "added"
