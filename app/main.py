@@ -15,7 +15,9 @@ import streamlit as st  # noqa: E402
 from app.errors import KBError  # noqa: E402
 from app.ui import nav, resources, sidebar  # noqa: E402
 
-st.set_page_config(page_title="Knowledge-base search", page_icon=":material/search:", layout="wide")
+# A local favicon: a `:material/...:` page icon makes every visitor's browser fetch it from fonts.gstatic.com.
+st.set_page_config(page_title="Knowledge-base search", page_icon=str(ROOT / "app" / "ui" / "favicon.png"),
+                   layout="wide")
 navigation = st.navigation(nav.pages())
 try:
     sidebar.render_sidebar(resources.runtime())

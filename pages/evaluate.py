@@ -190,7 +190,7 @@ label, text = presets.default_instruction(rt, kb)
 st.caption("Searches in this knowledge base start from:")
 st.text(f"{label}: {text}")
 if versions:
-    st.dataframe([{"preset": v.name, "version": v.version, "instruction": v.instruction,
+    st.dataframe([{"preset": plain(v.name), "version": v.version, "instruction": v.instruction,
                    "saved": time.strftime("%Y-%m-%d %H:%M", time.localtime(v.saved_at)),
                    **{f"nDCG@10 on {s}": f.get("ndcg@10") for s, f in v.figures.items()}} for v in versions],
                  hide_index=True, width="stretch")

@@ -7,7 +7,7 @@ import streamlit as st
 from app.errors import KBError
 from app.service import kbs
 from app.ui import resources, sidebar
-from app.ui.text import literal
+from app.ui.text import literal, plain
 
 CONFIRM = "confirm_drop_kb"
 
@@ -19,7 +19,7 @@ if summaries:
     st.dataframe(
         [
             {
-                "name": s.name,
+                "name": plain(s.name),
                 "documents": s.documents,
                 "chunks": s.chunks,
                 "embedding model": s.embed_model,

@@ -23,7 +23,8 @@ if not docs:
     st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
     st.stop()
 
-st.dataframe([vars(row) for row in documents.rows(docs)], hide_index=True, width="stretch")
+st.dataframe([{**vars(row), "name": plain(row.name)} for row in documents.rows(docs)], hide_index=True,
+             width="stretch")
 doc = st.selectbox("Document", docs, format_func=lambda d: plain(d.name), key="library_doc")
 
 left, middle, right = st.columns(3)

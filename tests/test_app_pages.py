@@ -23,7 +23,7 @@ XSS = '<script>window.pwned=1</script> Safety <img src=x onerror="window.pwned=2
 
 def shown(markdown: str) -> str:
     """What a Markdown label or text escaped by `app.ui.text.literal` displays: escapes read as the character."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u00a0", " ")
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u00a0", " ").replace("\u2060", "")
 
 
 def manual_page(number: int, topic: str, fact: str | None = None) -> str:

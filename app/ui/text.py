@@ -8,7 +8,8 @@ would lose its stars and `<b>` would vanish. Two helpers, one for each kind of e
   "a\\nb" shows as `a\\nb`), every ASCII punctuation character gets a backslash (CommonMark reads it as
   that character and nothing more, which also disarms Streamlit's `:emoji:`, `:material/icon:` and
   `:red[...]` shortcodes, `$math$` and links), and spaces at the ends or in runs become no-break spaces
-  so they are not collapsed.
+  so they are not collapsed. GitHub's autolinks (`http://...`, `www.`, `a@b.org`) are found in the text
+  after escapes are read, so an invisible word joiner (U+2060) goes after `://`'s colon, `www` and `@`.
 - `plain(s)` for elements that show text as text but collapse whitespace (selectbox options): the same
   escapes and spaces without the backslashes.
 
@@ -17,7 +18,7 @@ A browser test renders every page with hostile names (tests/test_browser_names.p
 
 Example:
     >>> literal("**bold** [x](http://e.x)")
-    '\\\\*\\\\*bold\\\\*\\\\* \\\\[x\\\\]\\\\(http\\\\:\\\\/\\\\/e\\\\.x\\\\)'
+    '\\\\*\\\\*bold\\\\*\\\\* \\\\[x\\\\]\\\\(http\\\\:\\u2060\\\\/\\\\/e\\\\.x\\\\)'
     >>> plain("a\\nb  c")
     'a\\\\nb\\xa0\\xa0c'
 """
@@ -29,12 +30,15 @@ import re
 from app.display import one_line
 
 _PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+_AUTOLINK = re.compile(r"(?<=\\:)(?=\\/\\/)|(?<=www)(?=\\\.)|(?<=\\@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 _SPACES = re.compile(r"^ +| +$| {2,}")
 
 
 def literal(text: object) -> str:
     """`text` as Markdown that renders to exactly `text` (see the module docstring)."""
-    return _keep_spaces(_PUNCTUATION.sub(lambda m: "\\" + m.group(), one_line(str(text))))
+    escaped = _PUNCTUATION.sub(lambda m: "\\" + m.group(), one_line(str(text)))
+    return _keep_spaces(_AUTOLINK.sub(WORD_JOINER, escaped))
 
 
 def plain(text: object) -> str:
