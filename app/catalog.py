@@ -106,6 +106,15 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS labels_by_anchor
     ON labels (kb_key, set_name, query, doc, IFNULL(page, 0), char_start, IFNULL(char_end, -1));
+-- What happened to every file given to a knowledge base, so that a failed upload is not forgotten.
+CREATE TABLE IF NOT EXISTS ingest_log (
+    kb_key TEXT NOT NULL,
+    at REAL NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ingest_log_by_kb ON ingest_log (kb_key, at);
 CREATE TABLE IF NOT EXISTS eval_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kb_key TEXT NOT NULL,
@@ -115,7 +124,7 @@ CREATE TABLE IF NOT EXISTS eval_runs (
 );
 """
 # Rows keyed by a knowledge base's key, besides `kbs` and `documents`: dropped with it, moved by a re-index.
-_KB_TABLES = ("presets", "preset_versions", "kb_defaults", "query_sets", "labels", "eval_runs")
+_KB_TABLES = ("presets", "preset_versions", "kb_defaults", "query_sets", "labels", "eval_runs", "ingest_log")
 # Columns added after the first release: (table, column, definition) for databases made before them.
 _ADDED_COLUMNS = (
     ("kbs", "state", "TEXT NOT NULL DEFAULT 'ready'"),
@@ -425,6 +434,26 @@ class Catalog:
     def visible_versions(self, kb: KnowledgeBase) -> set[str]:
         """Version keys of the chunks search may show: each ready document's current generation."""
         return {version_key(d.doc_id, d.generation) for d in self.documents(kb)}
+
+    # the ingest log
+
+    def log_ingest(self, kb: KnowledgeBase, entries: list[tuple[str, str, str]]) -> None:
+        """(file name, status, summary line) per file, stamped now."""
+        now = time.time()
+        with self._connect() as db:
+            db.executemany(
+                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?)", [(kb.key, now, *entry) for entry in entries]
+            )
+
+    def ingest_log(self, kb: KnowledgeBase, limit: int = 200) -> list[dict]:
+        """The newest entries first: at, name, status, detail."""
+        with self._connect(write=False) as db:
+            rows = db.execute(
+                "SELECT at, name, status, detail FROM ingest_log WHERE kb_key = ? ORDER BY at DESC, rowid DESC "
+                "LIMIT ?",
+                (kb.key, limit),
+            ).fetchall()
+        return [dict(r) for r in rows]
 
     # instruction presets saved by users (per knowledge base)
 

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from app.config import RECALL_MODES, describe_settings, load_settings
+from app.config import RECALL_MODES, SECRET_SETTINGS, describe_settings, load_settings
 from app.display import one_line
 from app.errors import KBError
 from app.evaluate import METHODS
@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        for rt in _RUNTIMES:
-            rt.close()
+        from app import cli_backend
+
+        cli_backend.close_runtimes()
 
 
 def _quiet_libraries() -> None:
@@ -50,66 +51,55 @@ def _quiet_libraries() -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-_RUNTIMES: list[Runtime] = []
-
-
 def _runtime() -> Runtime:
-    rt = Runtime(load_settings())
-    # A second writer waits for the first; say so, or a wait looks like a hang.
-    rt.lock.on_wait = lambda message: print(message, file=sys.stderr, flush=True)
-    _RUNTIMES.append(rt)
-    return rt
+    from app import cli_backend
+    from app.rerank.service import keep_compile_cache_in
+
+    settings = load_settings()
+    keep_compile_cache_in(settings.data_dir)
+    return cli_backend.runtime(settings)
 
 
 def cmd_ingest(args) -> int:
+    from app import cli_backend
     from app.progress import TerminalProgress
-    from app.service import documents
 
     failed = 0
     bars = TerminalProgress()
-    outcomes = documents.ingest_files(
-        _runtime(), args.kb, [Path(p) for p in args.paths], bars.for_group, follow_symlinks=args.follow_symlinks
+    outcomes = cli_backend.ingest(
+        load_settings(), args.kb, [Path(p) for p in args.paths], bars.for_group, follow_symlinks=args.follow_symlinks
     )
     try:
         for outcome in outcomes:
             bars.close()
-            print(outcome.summary(), flush=True)
-            failed += not outcome.ok
+            print(outcome["summary"], flush=True)
+            failed += outcome["status"] == "failed"
     finally:
         bars.close()
     return 1 if failed else 0
 
 
 def cmd_search(args) -> int:
-    from app.service import search
+    from app import cli_backend
 
-    answer = search.run(
-        _runtime(),
-        args.kb,
-        args.question,
-        instruction=args.instruction,
-        top_n=args.top,
-        recall_k=args.recall,
-        recall_mode=args.recall_mode,
-        rerank=not args.no_rerank,
-        context=False,
-    )
-    result = answer.result
-    if result.rerank_note:
-        print(f"note: {result.rerank_note}", file=sys.stderr)
+    result = cli_backend.search(
+        load_settings(), args.kb, args.question, instruction=args.instruction, top=args.top, recall=args.recall,
+        recall_mode=args.recall_mode, no_rerank=args.no_rerank,
+    )  # the running app's answer, or this process's: the same JSON shape either way
+    if result["rerank_note"]:
+        print(f"note: {result['rerank_note']}", file=sys.stderr)
     if args.json:
-        print(json.dumps([h.as_json() for h in result.hits], ensure_ascii=False, indent=2))
+        print(json.dumps(result["hits"], ensure_ascii=False, indent=2))
         return 0
-    if not result.hits:
+    if not result["hits"]:
         print("no results")
-    for hit in result.hits:
-        chunk = hit.chunk
-        where = f"  {chunk.page_label}" if chunk.page_label else ""
-        moved = f"  (recall #{hit.candidate.recall_rank})" if hit.reranked else ""
-        print(f"{hit.rank}. {hit.score:.4f}  {chunk.doc_name}{where}{moved}")
-        print(textwrap.indent(textwrap.fill(chunk.text, width=100), "   "))
+    for hit in result["hits"]:
+        where = "" if hit["page"] is None else f"  p. {hit['page']}"
+        moved = f"  (recall #{hit['recall_rank']})" if hit["reranked"] else ""
+        print(f"{hit['rank']}. {hit['score']:.4f}  {hit['doc']}{where}{moved}")
+        print(textwrap.indent(textwrap.fill(hit["text"], width=100), "   "))
         print()
-    print(_timings(result.timings), file=sys.stderr)
+    print(_timings(result["timings"]), file=sys.stderr)
     return 0
 
 
@@ -119,28 +109,28 @@ def _timings(timings: dict[str, float]) -> str:
 
 
 def cmd_list(args) -> int:
-    from app.service import documents, kbs
+    from app import cli_backend
 
-    rt = _runtime()
     if args.kb:
-        for d in documents.listing(rt, args.kb):
-            pages = "-" if d.pages is None else d.pages
-            print(f"{one_line(d.name)}\tpages={pages}\tchunks={d.chunks}\tbytes={d.size}\tid={d.doc_id[:12]}")
+        for d in cli_backend.documents(load_settings(), args.kb):
+            pages = "-" if d["pages"] is None else d["pages"]
+            print(f"{one_line(d['name'])}\tpages={pages}\tchunks={d['chunks']}\tbytes={d['size']}\t"
+                  f"id={d['doc_id'][:12]}")
         return 0
-    summaries = kbs.summaries(rt)
+    summaries = cli_backend.kb_summaries(load_settings())
     if not summaries:
         print("no knowledge bases yet: `kb ingest PATH --kb NAME` creates one")
     for kb in summaries:
-        print(f"{one_line(kb.name)}\tdocuments={kb.documents}\tchunks={kb.chunks}\tmodel={kb.embed_model} "
-              f"({kb.embed_dim}-d)")
+        model = f"{kb['embed_model']} ({kb['embed_dim']}-d)"
+        print(f"{one_line(kb['name'])}\tdocuments={kb['documents']}\tchunks={kb['chunks']}\tmodel={model}")
     return 0
 
 
 def cmd_delete(args) -> int:
-    from app.service import documents
+    from app import cli_backend
 
-    doc = documents.delete(_runtime(), args.kb, args.doc)
-    print(one_line(f"deleted {doc.name} ({doc.chunks} chunks) from {args.kb}"))
+    doc = cli_backend.delete(load_settings(), args.kb, args.doc)
+    print(one_line(f"deleted {doc['name']} ({doc['chunks']} chunks) from {args.kb}"))
     return 0
 
 
@@ -293,15 +283,20 @@ def _stderr_progress(stage: str, done: int, total: int) -> None:
 def cmd_config(args) -> int:
     settings = load_settings()
     for var, default, doc in describe_settings():
-        print(f"{var}={os.environ.get(var, '')!s:<20} default={default:<40} {doc}")
+        value = os.environ.get(var, "")
+        value = "(set)" if value and var in SECRET_SETTINGS else value
+        print(f"{var}={value!s:<20} default={default:<40} {doc}")
     print(f"# data dir in effect: {settings.data_dir.resolve()}")
     return 0
 
 
 def cmd_serve(args) -> int:
-    settings = load_settings()
+    # Validated here, so an exposed API without KB_API_TOKEN refuses to start before anything runs.
+    settings = load_settings(api_host=args.api_address, api_port=args.api_port)
     env = dict(os.environ, KB_DATA_DIR=str(settings.data_dir.resolve()))
-    command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app" / "main.py")]
+    env.update(KB_API_HOST=settings.api_host, KB_API_PORT=str(settings.api_port))
+    # app/serve.py: the pages of app/main.py, plus the REST API started with the server (see its docstring).
+    command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app" / "serve.py")]
     command += ["--server.port", str(args.port), "--server.address", args.address]
     # Streamlit reads .streamlit/config.toml from the working directory: run it from the project root.
     # exec, not a child process: signals sent to `kb serve` (Ctrl-C, SIGTERM) reach Streamlit itself.
@@ -403,6 +398,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web app")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--api-port", type=int, help="REST API port (default KB_API_PORT)")
+    p.add_argument("--api-address", help="REST API address (default KB_API_HOST; beyond loopback needs KB_API_TOKEN)")
     p.set_defaults(run=cmd_serve)
     return parser
 

@@ -7,6 +7,7 @@ start-up with a message that names the variable and the fix. Importing this modu
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that
 RERANK_BACKENDS = ("vllm", "remote", "off")
 RECALL_MODES = ("dense", "bm25", "hybrid")
 QUANTIZATIONS = ("none", "fp8")
+SECRET_SETTINGS = frozenset({"KB_API_TOKEN"})  # `kb config` says whether they are set, never their value
+OCR_MODES = ("on", "tesseract", "off")
 
 
 def _setting(env: str, default, doc: str):
@@ -65,6 +68,12 @@ class Settings:
     )
     chunk_tokens: int = _setting("KB_CHUNK_TOKENS", 256, "Target chunk size in embedding-model tokens.")
     chunk_overlap: int = _setting("KB_CHUNK_OVERLAP", 32, "Tokens shared by neighbouring chunks.")
+    ocr: str = _setting(
+        "KB_OCR",
+        "on",
+        "PDF pages without a text layer (scans): `on` reads them by OCR (RapidOCR, English and Chinese), "
+        "`tesseract` with Debian's tesseract-ocr (eng+chi_sim), `off` skips them.",
+    )
     recall_k: int = _setting("KB_RECALL_K", 50, "Candidates recalled for the reranker.")
     top_n: int = _setting("KB_TOP_N", 5, "Results shown after reranking.")
     recall_mode: str = _setting("KB_RECALL_MODE", "hybrid", "Recall: `dense`, `bm25` or `hybrid`.")
@@ -100,6 +109,19 @@ class Settings:
         "KB_CHROMA_HOST", "", "ChromaDB server host; empty uses an embedded store in the data dir."
     )
     chroma_port: int = _setting("KB_CHROMA_PORT", 8000, "ChromaDB server port.")
+    api_host: str = _setting(
+        "KB_API_HOST", "127.0.0.1", "Address the REST API listens on; beyond loopback it needs KB_API_TOKEN."
+    )
+    api_port: int = _setting("KB_API_PORT", 8502, "Port of the REST API that `kb serve` starts next to the app.")
+    api_token: str = _setting(
+        "KB_API_TOKEN", "", "Bearer token the API requires when set (and always beyond loopback); the CLI sends it."
+    )
+    api_url: str = _setting(
+        "KB_API_URL", "", "Where the CLI looks for a running app; empty: http://127.0.0.1:KB_API_PORT."
+    )
+    api_max_body_mb: int = _setting(
+        "KB_API_MAX_BODY_MB", 200, "Largest API request body in megabytes (uploads); larger ones get 413."
+    )
 
     @property
     def chroma_dir(self) -> Path:
@@ -108,6 +130,11 @@ class Settings:
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / "catalog.sqlite"
+
+    @property
+    def api_base_url(self) -> str:
+        """The URL the CLI probes for a running app (KB_API_URL, or loopback on KB_API_PORT)."""
+        return (self.api_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
 
     def kb_dir(self, kb_key: str) -> Path:
         """Per-knowledge-base files (original uploads, BM25 index), keyed by the KB's stable id."""
@@ -154,6 +181,7 @@ def _validate(s: Settings) -> None:
     choice("KB_RERANK_BACKEND", s.rerank_backend, RERANK_BACKENDS)
     choice("KB_RECALL_MODE", s.recall_mode, RECALL_MODES)
     choice("KB_RERANK_QUANTIZATION", s.rerank_quantization, QUANTIZATIONS)
+    choice("KB_OCR", s.ocr, OCR_MODES)
     positive = {
         "KB_CHUNK_TOKENS": s.chunk_tokens,
         "KB_RECALL_K": s.recall_k,
@@ -165,6 +193,7 @@ def _validate(s: Settings) -> None:
         "KB_MAX_FILE_MB": s.max_file_mb,
         "KB_MAX_BATCH_FILES": s.max_batch_files,
         "KB_MAX_BATCH_MB": s.max_batch_mb,
+        "KB_API_MAX_BODY_MB": s.api_max_body_mb,
     }
     for name, value in positive.items():
         if value <= 0:
@@ -183,5 +212,24 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"KB_PARSE_MAX_MB must be at least 256 (got {s.parse_max_mb}): a parser needs about 150 MB.")
     if not 0 < s.rerank_gpu_memory <= 1:
         raise ConfigError("KB_RERANK_GPU_MEMORY is a fraction: give a value in (0, 1].")
+    if not 0 < s.api_port < 65536:
+        raise ConfigError(f"KB_API_PORT must be a TCP port between 1 and 65535 (got {s.api_port}).")
+    if s.api_url and not s.api_url.startswith(("http://", "https://")):
+        raise ConfigError("KB_API_URL must start with http:// or https:// (or be empty for loopback).")
+    if not s.api_token and not is_loopback(s.api_host):
+        raise ConfigError(
+            f"KB_API_HOST={s.api_host} exposes the API beyond this machine: set KB_API_TOKEN to a secret "
+            "(e.g. `export KB_API_TOKEN=$(openssl rand -hex 32)`), or keep KB_API_HOST=127.0.0.1."
+        )
     if s.rerank_backend == "remote" and not s.rerank_url.startswith(("http://", "https://")):
         raise ConfigError("KB_RERANK_URL must start with http:// or https:// for the remote reranker.")
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name other than localhost may resolve anywhere
+        return False

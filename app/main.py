@@ -15,9 +15,9 @@ import streamlit as st  # noqa: E402
 from app.errors import KBError  # noqa: E402
 from app.ui import nav, resources, sidebar  # noqa: E402
 
-# A local favicon: a `:material/...:` page icon makes every visitor's browser fetch it from fonts.gstatic.com.
-st.set_page_config(page_title="Knowledge-base search", page_icon=str(ROOT / "app" / "ui" / "favicon.png"),
-                   layout="wide")
+# A file of our own: an emoji or icon name would make the browser fetch the favicon from a CDN.
+FAVICON = ROOT / "app" / "ui" / "favicon.png"
+st.set_page_config(page_title="Knowledge-base search", page_icon=str(FAVICON), layout="wide")
 navigation = st.navigation(nav.pages())
 try:
     sidebar.render_sidebar(resources.runtime())

@@ -8,13 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+SECTION_SEPARATOR = " › "
+
+
+@dataclass(frozen=True)
+class Section:
+    """Where a heading's section begins in a page's text: `path` is the headings above it, outermost first,
+    joined with SECTION_SEPARATOR ("Policies › Leave"); it runs until the next Section of the document."""
+
+    start: int
+    path: str
+
 
 @dataclass(frozen=True)
 class Page:
-    """The text of one page as the loader extracted it (a whole file for non-paged types)."""
+    """The text of one page as the loader extracted it (a whole file for non-paged types).
+
+    `sections` are the section starts on this page in text order; text before the first one belongs to
+    the section the previous page ended in (the loader repeats that as a Section at 0 when there is one).
+    """
 
     number: int | None
     text: str
+    sections: tuple[Section, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -22,7 +38,8 @@ class Chunk:
     """A piece of a document that is embedded, indexed and returned by search.
 
     A chunk never crosses a page break (`ingest.chunking`): `char_start` and `char_end` are offsets into
-    the text of page `page`, or of the whole file for documents without pages.
+    the text of page `page`, or of the whole file for documents without pages. Nor does it cross a section
+    start: `section` is the heading path it sits under ("" where the format has no headings).
     """
 
     chunk_id: str
@@ -33,6 +50,7 @@ class Chunk:
     page: int | None = None
     char_start: int = 0
     char_end: int = 0
+    section: str = ""
 
     @property
     def page_label(self) -> str:
@@ -72,6 +90,7 @@ class Hit:
         return {
             "doc": c.chunk.doc_name,
             "page": c.chunk.page,
+            "section": c.chunk.section,
             "text": c.chunk.text,
             "score": self.score,
             "rank": self.rank,
@@ -117,4 +136,9 @@ class SearchResult:
     reranked: bool
     rerank_note: str = ""
     recall_hits: list[Hit] = field(default_factory=list)
+    waiting_for_reranker: bool = False  # in recall order only because the reranker is still loading
     timings: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        """What `POST /api/search` answers; `kb search --json` prints its "hits"."""
+        return {"hits": [h.as_json() for h in self.hits], "rerank_note": self.rerank_note, "timings": self.timings}

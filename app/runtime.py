@@ -68,30 +68,37 @@ class Runtime:
 
     @property
     def embedder(self) -> TextEmbedder:
-        with self._build_lock:
-            if self._embedder is None:
-                from app.embed import Embedder
+        def build():
+            from app.embed import Embedder
 
-                self._embedder = Embedder(self.settings.embed_model)
-            return self._embedder
+            return Embedder(self.settings.embed_model)
+
+        return self._built("_embedder", build)
 
     @property
     def store(self) -> VectorStore:
-        with self._build_lock:
-            if self._store is None:
-                from app.store import VectorStore
+        def build():
+            from app.store import VectorStore
 
-                self._store = VectorStore(self.settings)
-            return self._store
+            return VectorStore(self.settings)
+
+        return self._built("_store", build)
 
     @property
     def reranker(self) -> RerankService:
-        with self._build_lock:
-            if self._reranker is None:
-                from app.rerank.service import RerankService
+        def build():
+            from app.rerank.service import RerankService
 
-                self._reranker = RerankService(self.settings)
-            return self._reranker
+            return RerankService(self.settings)
+
+        return self._built("_reranker", build)
+
+    def _built(self, attribute: str, build):
+        """The resource in `attribute`, built by `build()` the first time (imports stay lazy: import does no work)."""
+        with self._build_lock:
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, build())
+            return getattr(self, attribute)
 
     @property
     def parser(self) -> ParsePool:

@@ -12,6 +12,7 @@ from app.config import DEFAULT_INSTRUCTION
 from app.errors import InvalidInput, RerankerUnavailable
 from app.models import Candidate, Hit, SearchResult
 from app.recall import recall
+from app.rerank.service import EngineState
 from app.runtime import Runtime
 
 
@@ -25,11 +26,14 @@ def search(
     recall_k: int | None = None,
     recall_mode: str | None = None,
     rerank: bool = True,
+    wait_for_reranker: bool = True,
 ) -> SearchResult:
     """Args:
         instruction: the reranker's task description; None or blank uses the default.
         top_n, recall_k, recall_mode: None takes the configured value.
         rerank: False returns recall order.
+        wait_for_reranker: False answers in recall order at once while the reranker is still loading
+            (`rerank_note` says so) instead of waiting for it.
     """
     query = query.strip()
     if not query:
@@ -46,11 +50,13 @@ def search(
     timings = {"recall_s": time.perf_counter() - started}
 
     recall_hits = recall_order(candidates[:top_n])
-    note = ""
+    note, waiting = "", False
     if not rerank:
         note = "reranking switched off for this search"
     elif s.rerank_backend == "off":
         note = "reranking is off (KB_RERANK_BACKEND=off)"
+    elif not wait_for_reranker and rt.reranker.state in (EngineState.NOT_LOADED, EngineState.LOADING):
+        note, waiting = f"the reranker is still loading ({rt.reranker.loading_note() or 'not started'})", True
     elif candidates:
         started = time.perf_counter()
         try:
@@ -62,7 +68,8 @@ def search(
             hits = rerank_hits(candidates, scores)[:top_n]
             return SearchResult(hits, instruction, recall_mode, True, recall_hits=recall_hits, timings=timings)
     return SearchResult(
-        recall_hits, instruction, recall_mode, False, rerank_note=note, recall_hits=recall_hits, timings=timings
+        recall_hits, instruction, recall_mode, False, rerank_note=note, recall_hits=recall_hits, timings=timings,
+        waiting_for_reranker=waiting,
     )
 
 

@@ -248,6 +248,8 @@ def _metadata(c: Chunk) -> dict:
     # Chroma metadata values cannot be None: absent keys mean "no page".
     if c.page is not None:
         meta["page"] = c.page
+    if c.section:  # absent: no heading above it (and chunks stored before sections existed)
+        meta["section"] = c.section
     return meta
 
 
@@ -261,4 +263,5 @@ def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
         page=meta.get("page"),
         char_start=int(meta.get("char_start", 0)),
         char_end=int(meta.get("char_end", 0)),
+        section=meta.get("section", ""),
     )

@@ -12,18 +12,21 @@ offsets. This is exact because the tokenizers we use (BERT WordPiece, BPE) pre-s
 and punctuation, which is where sentences end.
 
 Chunks never cross a page break, so each result cites exactly one page (a sentence that runs over
-a page break is split there). A chunk's text is exactly `page.text[char_start:char_end]`.
+a page break is split there), nor a section start (`Page.sections`: a heading begins a new chunk), so
+each chunk carries the one heading path it sits under. A chunk's text is exactly
+`page.text[char_start:char_end]`.
 """
 
 from __future__ import annotations
 
 import re
 import weakref
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from app.models import Chunk, Page
+from app.models import Chunk, Page, Section
 
 # English sentence end: . ! ? (and closing quotes/brackets) followed by whitespace.
 # CJK sentence end: 。！？；… (and closing quotes/brackets); no whitespace follows in CJK.
@@ -38,12 +41,14 @@ _ABBREVIATIONS = frozenset(
 
 @dataclass(frozen=True)
 class _Piece:
-    """A sentence (or part of a long one): `text[start:end]` of page number `page` (an index)."""
+    """A sentence (or part of a long one): `text[start:end]` of page number `page` (an index), in the
+    page's section number `run` (-1: before the page's first section start)."""
 
     page: int
     start: int
     end: int
     tokens: int
+    run: int = -1
 
 
 class _PageTokens:
@@ -102,21 +107,22 @@ def chunk_pages(
     texts = [page.text for page in pages]
     encodings = _backend(tokenizer).encode_batch(texts, add_special_tokens=False)
     pieces: list[_Piece] = []
-    for index, (text, encoding) in enumerate(zip(texts, encodings, strict=True)):
-        pieces.extend(_page_pieces(index, text, _PageTokens(encoding), chunk_tokens))
+    for index, (page, encoding) in enumerate(zip(pages, encodings, strict=True)):
+        pieces.extend(_page_pieces(index, page.text, _PageTokens(encoding), chunk_tokens, page.sections))
 
     chunks: list[Chunk] = []
-    for page_pieces in _by_page(pieces):
-        for first, last in _pack(page_pieces, chunk_tokens, overlap):
-            chunks.append(_make_chunk(pages, page_pieces[first:last], doc_id, doc_name, len(chunks)))
+    for run_pieces in _by_run(pieces):
+        for first, last in _pack(run_pieces, chunk_tokens, overlap):
+            chunks.append(_make_chunk(pages, run_pieces[first:last], doc_id, doc_name, len(chunks)))
     return chunks
 
 
-def _by_page(pieces: list[_Piece]) -> list[list[_Piece]]:
-    """Pieces grouped by page: a chunk never crosses a page break, so every result cites one page."""
-    groups: dict[int, list[_Piece]] = {}
+def _by_run(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """Pieces grouped by page and section: a chunk never crosses a page break, so every result cites one
+    page, nor a section start, so it has one heading path."""
+    groups: dict[tuple[int, int], list[_Piece]] = {}
     for piece in pieces:
-        groups.setdefault(piece.page, []).append(piece)
+        groups.setdefault((piece.page, piece.run), []).append(piece)
     return list(groups.values())
 
 
@@ -139,24 +145,36 @@ def _backend(tokenizer):
     return backend
 
 
-def _page_pieces(index: int, text: str, tokens: _PageTokens, chunk_tokens: int) -> list[_Piece]:
+def _page_pieces(
+    index: int, text: str, tokens: _PageTokens, chunk_tokens: int, sections: tuple[Section, ...] = ()
+) -> list[_Piece]:
+    starts = [s.start for s in sections]
     pieces = []
-    for start, end in _sentences(text):
+    for start, end in _sentences(text, starts):
+        run = bisect_right(starts, start) - 1
         first, last = tokens.span(start, end)
         if last - first <= chunk_tokens:
-            pieces.append(_Piece(index, start, end, last - first))
+            pieces.append(_Piece(index, start, end, last - first, run))
         else:
-            pieces.extend(_split_long(index, text, tokens, first, last, chunk_tokens))
+            pieces.extend(_split_long(index, text, tokens, first, last, chunk_tokens, run))
     return pieces
 
 
-def _sentences(text: str):
-    """(start, end) of each sentence, whitespace trimmed, never crossing a paragraph break."""
+def _sentences(text: str, breaks: Sequence[int] = ()):
+    """(start, end) of each sentence, whitespace trimmed, never crossing a paragraph break or an offset
+    in `breaks` (section starts, ascending)."""
     para_start = 0
     for brk in _PARAGRAPH_BREAK.finditer(text):
-        yield from _split_paragraph(text, para_start, brk.start())
+        yield from _split_at(text, para_start, brk.start(), breaks)
         para_start = brk.end()
-    yield from _split_paragraph(text, para_start, len(text))
+    yield from _split_at(text, para_start, len(text), breaks)
+
+
+def _split_at(text: str, start: int, end: int, breaks: Sequence[int]):
+    for cut in breaks[bisect_right(breaks, start) : bisect_left(breaks, end)]:
+        yield from _split_paragraph(text, start, cut)
+        start = cut
+    yield from _split_paragraph(text, start, end)
 
 
 def _split_paragraph(text: str, start: int, end: int):
@@ -191,7 +209,7 @@ def _trimmed(text: str, start: int, end: int):
         yield start, end
 
 
-def _split_long(index: int, text: str, tokens: _PageTokens, first: int, last: int, chunk_tokens: int):
+def _split_long(index: int, text: str, tokens: _PageTokens, first: int, last: int, chunk_tokens: int, run: int):
     """Cut tokens [first, last) into runs of at most chunk_tokens, preferring cuts before a word that
     follows whitespace, then before any word (same tokenization when re-tokenized), then anywhere."""
     while first < last:
@@ -201,7 +219,7 @@ def _split_long(index: int, text: str, tokens: _PageTokens, first: int, last: in
         else:
             cut = _best_cut(text, tokens, first, limit)
         start, end = tokens.starts[first], tokens.ends[cut - 1]
-        yield _Piece(index, start, end, cut - first)
+        yield _Piece(index, start, end, cut - first, run)
         first = cut
 
 
@@ -245,6 +263,7 @@ def _pack(pieces: list[_Piece], chunk_tokens: int, overlap: int):
 def _make_chunk(pages: list[Page], run: list[_Piece], doc_id: str, doc_name: str, position: int) -> Chunk:
     first, last = run[0], run[-1]
     page = pages[first.page]
+    section = page.sections[first.run].path if first.run >= 0 else ""
     return Chunk(
         chunk_id=f"{doc_id}:{position}",
         doc_id=doc_id,
@@ -254,4 +273,5 @@ def _make_chunk(pages: list[Page], run: list[_Piece], doc_id: str, doc_name: str
         page=page.number,
         char_start=first.start,
         char_end=last.end,
+        section=section,
     )

@@ -19,6 +19,7 @@ from app.catalog import KB_READY, KnowledgeBase
 from app.ids import version_key
 from app.models import Document
 from app.runtime import Runtime
+from ingest.details import details_path
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def recover(rt: Runtime, kb: KnowledgeBase) -> list[str]:
         if files.is_dir():
             known = {d.doc_id for d in rt.catalog.documents(kb, status=None)}
             for path in files.iterdir():
-                if path.name.split(".", 1)[0] not in known:
+                if path.name.split(".", 1)[0] not in known or path.suffix == ".tmp":  # .tmp: a write cut short
                     path.unlink(missing_ok=True)
         return hidden
 
@@ -100,7 +101,9 @@ def discard(rt: Runtime, kb: KnowledgeBase, doc_id: str) -> None:
     for key in sorted(keys):
         lexical.remove(key)
     if doc is not None:
-        source_path(rt, kb, doc_id, doc.name).unlink(missing_ok=True)
+        source = source_path(rt, kb, doc_id, doc.name)
+        source.unlink(missing_ok=True)
+        details_path(source).unlink(missing_ok=True)
     rt.catalog.forget_document(kb, doc_id)
 
 

@@ -4,29 +4,21 @@
   `/dev/zero` never ends) from `os.stat` alone, without opening it; refuses a file over `max_bytes`
   (a sparse 9 GiB file is refused by its size, not read); reads at most `max_bytes + 1` bytes, so a
   file that grows while it is read is refused too.
-- `check_archive(name, data)`: for formats that are zip archives (DOCX), the number of entries and
-  their total uncompressed size, from the archive's directory, before anything is inflated. Python's
-  zipfile never returns more than an entry's declared size, so the declared sizes bound what a
-  loader can unpack.
+  (Zip archives, DOCX, are checked from their directory before anything is inflated, by the loader:
+  `ingest.loaders.archive.open_zip`.)
 
 Every refusal is an `IngestError` whose message says what is wrong in the user's words.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import stat
-import zipfile
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from app.errors import IngestError
 
 MB = 2**20
-# A DOCX is a zip archive: real ones hold tens of entries and inflate to a few times their size.
-ZIP_FORMATS = frozenset({".docx"})
-MAX_ARCHIVE_ENTRIES = 10_000
-MAX_UNPACKED_BYTES = 512 * MB
 
 
 def read_file(path: Path, max_bytes: int) -> bytes:
@@ -62,39 +54,6 @@ def too_large(size: int, max_bytes: int) -> str:
         f"the file is {_mb(size)}, more than the {_mb(max_bytes)} allowed per file "
         "(KB_MAX_FILE_MB)"
     )
-
-
-def check_archive(
-    name: str,
-    data: bytes,
-    max_entries: int = MAX_ARCHIVE_ENTRIES,
-    max_unpacked: int = MAX_UNPACKED_BYTES,
-) -> None:
-    """Refuse a zip-based file (by the extension of `name`) whose directory promises too much.
-
-    Files of other types, and archives too damaged to list, pass: the loader says what is wrong with them.
-
-    Raises:
-        IngestError: more than `max_entries` entries, or more than `max_unpacked` bytes once inflated.
-    """
-    if PurePath(name).suffix.lower() not in ZIP_FORMATS:
-        return
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        return
-    if len(entries) > max_entries:
-        raise IngestError(
-            f"the archive holds {len(entries):,} entries, more than the {max_entries:,} allowed "
-            "(a zip bomb?)"
-        )
-    unpacked = sum(e.file_size for e in entries)
-    if unpacked > max_unpacked:
-        raise IngestError(
-            f"the archive would unpack to {_mb(unpacked)}, more than the {_mb(max_unpacked)} allowed "
-            "(a zip bomb?)"
-        )
 
 
 def _kind(mode: int) -> str:

@@ -1,7 +1,10 @@
-"""Parsing one file: archive check, loader, chunks. What runs inside a parse worker (`ingest.pool`).
+"""Parsing one file: loader (archive check and OCR included), chunks. What runs inside a parse worker (`ingest.pool`).
 
-`parse_bytes` is the whole CPU- and memory-heavy part of ingest, and nothing else: it needs no model,
-only the embedding model's tokenizer, and touches no store. `worker_main` is the worker process: it caps
+`parse_bytes` is the whole CPU- and memory-heavy part of ingest, and nothing else: it needs no embedding
+model, only its tokenizer (and the OCR model, loaded in the worker the first time a page needs it), and
+touches no store. It sends back what the pipeline stores and says: the chunks, the page count, the
+warnings and the document's parse details (encoding, pages read by OCR, running headers and footers,
+tables, sections: `ingest.details`). `worker_main` is the worker process: it caps
 its own address space (RLIMIT_AS), loads the tokenizer, then answers requests on stdin/stdout until the
 parent closes the pipe or goes away.
 
@@ -25,9 +28,9 @@ import zlib
 from dataclasses import dataclass, field
 
 from app.errors import IngestError
-from app.models import Chunk, Page
+from app.models import Chunk, Page, Section
 from ingest.chunking import chunk_pages
-from ingest.limits import check_archive
+from ingest.details import DocumentDetails
 from ingest.loaders import load_document
 
 SEGMENT_CHARS = 250_000
@@ -49,6 +52,7 @@ class Parsed:
     chunks: list[Chunk]
     page_count: int | None  # pages in the file (paged formats), skipped ones included
     warnings: list[str] = field(default_factory=list)
+    details: DocumentDetails = DocumentDetails()
     seconds: float = 0.0
     peak_rss: int = 0  # bytes, of the worker while it parsed this file (0 when parsed in-process)
 
@@ -64,17 +68,18 @@ class ParseFailure:
 class ChunkSettings:
     chunk_tokens: int
     overlap: int
+    ocr: str = "on"  # KB_OCR: how PDF pages without a text layer are read
 
 
 def parse_bytes(task: ParseTask, tokenizer, settings: ChunkSettings) -> Parsed:
     """Load and chunk one file. Raises IngestError (and, on hostile input, whatever the libraries raise)."""
     started = time.perf_counter()
-    check_archive(task.name, task.data)
-    loaded = load_document(task.name, task.data)
+    loaded = load_document(task.name, task.data, ocr=settings.ocr)
     chunks = chunk_bounded(loaded.pages, task.doc_id, task.name, tokenizer, settings)
     if not chunks:
         raise IngestError("no text to index")
-    return Parsed(chunks, loaded.page_count, list(loaded.warnings), time.perf_counter() - started)
+    return Parsed(chunks, loaded.page_count, list(loaded.warnings), DocumentDetails.of(loaded),
+                  time.perf_counter() - started)
 
 
 def chunk_bounded(pages: list[Page], doc_id: str, name: str, tokenizer, settings: ChunkSettings) -> list[Chunk]:
@@ -104,10 +109,18 @@ def chunk_bounded(pages: list[Page], doc_id: str, name: str, tokenizer, settings
             flush(group)
             group, size = [], 0
         for start, end in segments(page.text, SEGMENT_CHARS):
-            flush([Page(page.number, page.text[start:end])], shift=start)
+            flush([Page(page.number, page.text[start:end], _sections_within(page.sections, start, end))],
+                  shift=start)
     if group:
         flush(group)
     return out
+
+
+def _sections_within(sections: tuple[Section, ...], start: int, end: int) -> tuple[Section, ...]:
+    """The sections of text[start:end], offsets from `start`: the one running at `start` (if any) at 0."""
+    running = [s for s in sections if s.start <= start]
+    inside = [Section(s.start - start, s.path) for s in sections if start < s.start < end]
+    return ((Section(0, running[-1].path),) if running else ()) + tuple(inside)
 
 
 def segments(text: str, size: int) -> list[tuple[int, int]]:
@@ -177,7 +190,7 @@ def worker_main() -> None:
         limit = max_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         tokenizer = _load_tokenizer(setup["tokenizer"])
-        settings = ChunkSettings(setup["chunk_tokens"], setup["overlap"])
+        settings = ChunkSettings(setup["chunk_tokens"], setup["overlap"], setup["ocr"])
         import logging
 
         logging.getLogger("pypdf").setLevel(logging.ERROR)  # what pypdf tolerates, the outcome line says

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from app.catalog import READY, KnowledgeBase
+from app.config import Settings
 from app.display import one_line
-from app.errors import IngestError, KBError
+from app.errors import BatchTooLarge, IngestError, KBError, NothingToIngest
 from app.ids import chunk_id, version_key
 from app.models import Chunk
 from app.runtime import Runtime
@@ -40,6 +41,7 @@ from ingest.cleanup import (
     remove_kb,
     source_path,
 )
+from ingest.details import write_details
 from ingest.limits import read_file, too_large
 from ingest.parse import Parsed, ParseFailure, ParseTask
 from ingest.paths import Found, expand_paths
@@ -79,16 +81,18 @@ class IngestOutcome:
     pages: int | None = None
     chunks: int = 0
     message: str = ""  # the failure reason, or warnings (pages without text, ...)
+    ocr_pages: int = 0  # pages whose text was recognised by OCR
 
     @property
     def ok(self) -> bool:
         return self.status != IngestStatus.FAILED
 
     def line(self) -> str:
-        """'report.pdf: added, 3 pages, 7 chunks' or 'scan.pdf: failed: <reason>', names as they are."""
+        """'report.pdf: added, 12 pages (3 by OCR), 25 chunks' or 'scan.pdf: failed: <reason>', names as they are."""
         if self.status in (IngestStatus.FAILED, IngestStatus.SKIPPED):
             return f"{self.name}: {self.status.value}: {self.message}"
-        detail = f"{self.chunks} chunks" if self.pages is None else f"{self.pages} pages, {self.chunks} chunks"
+        ocr = f" ({self.ocr_pages} by OCR)" if self.ocr_pages else ""
+        detail = f"{self.chunks} chunks" if self.pages is None else f"{self.pages} pages{ocr}, {self.chunks} chunks"
         note = f" ({self.message})" if self.message else ""
         return f"{self.name}: {self.status.value}, {detail}{note}"
 
@@ -104,6 +108,7 @@ class IngestOutcome:
             "pages": self.pages,
             "chunks": self.chunks,
             "message": self.message,
+            "ocr_pages": self.ocr_pages,
         }
 
 
@@ -259,6 +264,7 @@ def _store(
             source = source_path(rt, kb, p.doc_id, p.name)
             source.parent.mkdir(parents=True, exist_ok=True)
             source.write_bytes(p.data)
+            write_details(source, p.parsed.details)  # encoding, OCR pages, headers/footers: the Library shows them
         rt.store.add(kb, [c for _, p, _ in todo for c in p.parsed.chunks], np.concatenate([v for _, _, v in todo]))
         # one fsync for the whole batch, not one per document
         rt.lexical(kb).add_many(
@@ -281,7 +287,8 @@ def _store(
             discard_quietly(rt, kb, [old])
         status = IngestStatus.REPLACED if older[p.doc_id] else IngestStatus.ADDED
         outcomes[i] = IngestOutcome(
-            p.name, status, p.doc_id, _pages(p.parsed), len(p.parsed.chunks), "; ".join(p.parsed.warnings)
+            p.name, status, p.doc_id, _pages(p.parsed), len(p.parsed.chunks), "; ".join(p.parsed.warnings),
+            len(p.parsed.details.ocr_pages),
         )
     progress("store", 1, 1)
     return outcomes
@@ -347,22 +354,14 @@ def reingest_document(rt: Runtime, kb_name: str, doc_id: str, progress: Progress
                 log.warning("cleaning up a failed re-ingest failed", exc_info=True)
             return failed(doc.name, store_reason(exc), doc_id)
         discard_generation(rt, kb, doc_id, replaced)
+        write_details(source_path(rt, kb, doc_id, doc.name), result.details)  # e.g. OCR now on
         progress("store", 1, 1)
     return IngestOutcome(doc.name, IngestStatus.REINGESTED, doc_id, _pages(result), len(chunks),
-                         "; ".join(result.warnings))
+                         "; ".join(result.warnings), len(result.details.ocr_pages))
 
 
-class NothingToIngest(KBError):
-    pass
-
-
-class BatchTooLarge(KBError):
-    pass
-
-
-def check_batch(rt: Runtime, count: int, total_bytes: int) -> None:
+def check_batch(s: Settings, count: int, total_bytes: int) -> None:
     """Refuse a batch (an upload, a `kb ingest`) over KB_MAX_BATCH_FILES or KB_MAX_BATCH_MB, whole."""
-    s = rt.settings
     if count > s.max_batch_files:
         raise BatchTooLarge(
             f"{count:,} files is more than the {s.max_batch_files:,} one batch may add (KB_MAX_BATCH_FILES): "
@@ -389,17 +388,12 @@ def ingest_paths(
     Files go through `ingest_many` in groups (PATH_BATCH_FILES files or PATH_BATCH_BYTES), so small files
     share embedding batches; `progress_for(label)` gives the progress callback of one group.
     """
-    found = list(expand_paths(paths, follow_symlinks))
-    files = [f.path for f in found if not f.skipped]
+    paths = list(paths)
+    found = plan_paths(rt.settings, paths, follow_symlinks)
+    if not any(not f.skipped for f in found):
+        yield from (skipped(f) for f in found)
+        raise nothing_to_ingest(paths)
     max_bytes = rt.settings.max_file_mb * 2**20
-    sizes = [_size(p) for p in files]
-    check_batch(rt, len(files), sum(s for s in sizes if s <= max_bytes))  # larger ones are refused one by one
-    if not files:
-        yield from (IngestOutcome(f.path.name, IngestStatus.SKIPPED, message=f.skipped) for f in found)
-        shown = ", ".join(one_line(str(p)) for p in paths)
-        raise NothingToIngest(
-            f"nothing to ingest in {shown}: no files of a supported type ({', '.join(_supported())})"
-        )
     kb = open_for_writing(rt, kb_name)
     group: list[tuple[Path, bytes]] = []
     size = 0
@@ -415,7 +409,7 @@ def ingest_paths(
         if entry.skipped:
             yield from flush()  # the files before it keep their place in the output
             group, size = [], 0
-            yield IngestOutcome(entry.path.name, IngestStatus.SKIPPED, message=entry.skipped)
+            yield skipped(entry)
             continue
         try:
             data = read_file(entry.path, max_bytes)
@@ -430,6 +424,25 @@ def ingest_paths(
             yield from flush()
             group, size = [], 0
     yield from flush()
+
+
+def plan_paths(settings: Settings, paths: Iterable[Path], follow_symlinks: bool = False) -> list[Found]:
+    """What `kb ingest PATH...` will read (`expand_paths`), refused whole (BatchTooLarge) over the batch
+    limits before anything is read; files over KB_MAX_FILE_MB are refused one by one, so they do not count."""
+    found = list(expand_paths(paths, follow_symlinks))
+    max_bytes = settings.max_file_mb * 2**20
+    sizes = [_size(f.path) for f in found if not f.skipped]
+    check_batch(settings, len(sizes), sum(s for s in sizes if s <= max_bytes))
+    return found
+
+
+def skipped(entry: Found) -> IngestOutcome:
+    return IngestOutcome(entry.path.name, IngestStatus.SKIPPED, message=entry.skipped)
+
+
+def nothing_to_ingest(paths: list[Path]) -> NothingToIngest:
+    shown = ", ".join(one_line(str(p)) for p in paths)
+    return NothingToIngest(f"nothing to ingest in {shown}: no files of a supported type ({', '.join(_supported())})")
 
 
 def _size(path: Path) -> int:
@@ -450,4 +463,7 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
-__all__ += ["BatchTooLarge", "Found", "NothingToIngest", "check_batch", "store_reason"]
+__all__ += [
+    "BatchTooLarge", "Found", "NothingToIngest", "check_batch", "nothing_to_ingest", "plan_paths", "skipped",
+    "store_reason",
+]

@@ -153,7 +153,7 @@ class ParsePool:
             if self._setup is None:
                 s = self._settings
                 self._setup = {"max_mb": s.parse_max_mb, "tokenizer": self._tokenizer(),
-                               "chunk_tokens": s.chunk_tokens, "overlap": s.chunk_overlap}
+                               "chunk_tokens": s.chunk_tokens, "overlap": s.chunk_overlap, "ocr": s.ocr}
             return self._setup
 
     @staticmethod

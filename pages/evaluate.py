@@ -18,11 +18,7 @@ NO_RERANK, TYPED = "No reranking (recall order)", "Typed instruction…"
 rt = resources.runtime()
 state = st.session_state
 st.title("Evaluate")
-kb = sidebar.selected_kb()
-if kb is None:
-    st.info("There is no knowledge base yet.")
-    st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
-    st.stop()
+kb = nav.require_kb(sidebar.selected_kb())
 
 # ---- query sets ----------------------------------------------------------------------------------------
 st.subheader("Query set")

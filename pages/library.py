@@ -1,26 +1,41 @@
-"""Library: the documents of the chosen knowledge base; preview, download, re-ingest or delete one."""
+"""Library: the documents of the chosen knowledge base; preview, download, re-ingest or delete one; the
+ingest history."""
+
+import time
 
 import streamlit as st
 
 from app.errors import KBError
 from app.service import documents
-from app.ui import nav, resources, sidebar, upload
+from app.ui import library_view, nav, resources, sidebar, upload
 from app.ui.text import literal, plain
 
 CONFIRM = "confirm_delete_doc"
 
+
+def ingest_history() -> None:
+    """Every file given to this knowledge base and what became of it, so a failed upload is not forgotten."""
+    history = documents.ingest_history(rt, kb_name)
+    if history:
+        failures = sum(h["status"] == "failed" for h in history)
+        with st.expander(f"Ingest history: {len(history)} files, {failures} failed"):
+            st.dataframe(
+                [{"time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["at"])), "file": plain(h["name"]),
+                  "outcome": h["status"], "detail": plain(h["detail"])} for h in history],
+                hide_index=True,
+                width="stretch",
+            )
+
+
 rt = resources.runtime()
 st.title("Library")
-kb_name = sidebar.selected_kb()
-if kb_name is None:
-    st.info("There is no knowledge base yet.")
-    st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
-    st.stop()
+kb_name = nav.require_kb(sidebar.selected_kb())
 
 docs = documents.listing(rt, kb_name)
 st.caption(f"{len(docs)} document{'' if len(docs) == 1 else 's'} in **{literal(kb_name)}**")
 if not docs:
     st.page_link(nav.page("upload"), label="Upload documents", icon=":material/upload_file:")
+    ingest_history()
     st.stop()
 
 st.dataframe([{**vars(row), "name": plain(row.name)} for row in documents.rows(docs)], hide_index=True,
@@ -60,11 +75,9 @@ if st.session_state.get(CONFIRM) == doc.doc_id:
         st.session_state.pop(CONFIRM)
         st.rerun()
 
+st.subheader("Details")
+library_view.render_details(documents.details(rt, kb_name, doc.doc_id))
+
 st.subheader("Chunks")
-chunks = documents.chunks(rt, kb_name, doc.doc_id)
-st.dataframe(
-    [{"#": c.position, "page": c.page_label or "-", "text": c.text} for c in chunks],
-    hide_index=True,
-    width="stretch",
-    column_config={"text": st.column_config.TextColumn(width="large")},
-)
+library_view.render_chunks(documents.chunks(rt, kb_name, doc.doc_id), key=doc.doc_id)
+ingest_history()

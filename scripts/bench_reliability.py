@@ -40,7 +40,18 @@ from app.display import one_line  # noqa: E402
 from app.ids import version_key, version_of  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
 
-ENV = {"KB_RERANK_BACKEND": "off", "TOKENIZERS_PARALLELISM": "false"}
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# KB_API_URL: a port nothing listens on, so `kb` works in-process instead of sending its work to an app
+# someone else is running (the CLI goes through the running app's API when one answers).
+ENV = {"KB_RERANK_BACKEND": "off", "TOKENIZERS_PARALLELISM": "false", "KB_API_URL": f"http://127.0.0.1:{_free_port()}"}
 
 
 def cli(data_dir: Path, *args: str, root: Path = ROOT) -> subprocess.Popen:

@@ -34,12 +34,15 @@ fi
 # (torchcodec) on CPU machines, and nothing here needs them.
 $PIP uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 
-if [ "$DEV" = 1 ] && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi; }; then
+DEBIAN_DEV="chromium fonts-wqy-microhei tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim"
+if [ "$DEV" = 1 ] && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi \
+        || ! command -v tesseract >/dev/null 2>&1; }; then
     if [ "$(id -u)" = 0 ]; then
-        # a CJK font so that screenshots of Chinese documents show characters, not boxes
-        apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei
+        # a CJK font so that screenshots of Chinese documents show characters, not boxes (and the generated
+        # Chinese scans have glyphs); tesseract for KB_OCR=tesseract and its tests (RapidOCR needs nothing)
+        apt-get update -q && apt-get install -y -q $DEBIAN_DEV
     else
-        echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium fonts-wqy-microhei" >&2
+        echo "Browser and OCR tests need Debian packages: sudo apt-get install -y $DEBIAN_DEV" >&2
     fi
 fi
 echo "setup done: activate with 'source $VENV/bin/activate', then run 'kb --help'"

@@ -94,3 +94,42 @@ def build_random_reranker(
         if (tok_dir / name).exists():
             shutil.copy(tok_dir / name, out_dir / name)
     return out_dir
+
+
+def transformers_scores(model_dir: Path, pairs: list[tuple[str, str]], instruction: str | None = None) -> list[float]:
+    """P("yes") for (query, document) pairs by the model card's recipe in transformers (fp32, CPU): the same
+    numbers the vLLM engine gives (tests/test_rerank_parity.py), without starting an engine."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from app.rerank.prompt import build_prompts
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+    out = []
+    with torch.no_grad():
+        for query, document in pairs:
+            ids = build_prompts(tokenizer, query, [document], 512, instruction)[0]
+            logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+            out.append(float(torch.softmax(torch.stack([logits[no], logits[yes]]), 0)[1]))
+    return out
+
+
+def swap_yes_no(model_dir: Path, out_dir: Path) -> Path:
+    """A copy of the reranker whose "yes" and "no" rows of the LM head are swapped (embeddings untied, so
+    the prompt reads the same): every P(yes) becomes 1 - P(yes). A reranker that ranks inverted."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+    model.config.tie_word_embeddings = False
+    head = model.get_input_embeddings().weight.detach().clone()
+    head[[yes, no]] = head[[no, yes]]
+    model.lm_head.weight = torch.nn.Parameter(head)
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

@@ -26,6 +26,9 @@ def _isolated_env(monkeypatch, tmp_path):
         if key.startswith("KB_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+    # The CLI looks for a running app on KB_API_PORT: a port nothing listens on, so no test reaches an app
+    # someone else started (a test that serves one passes its own port).
+    monkeypatch.setenv("KB_API_PORT", str(free_port()))
 
 
 def stored_doc_ids(rt, kb) -> set[str]:

@@ -28,3 +28,20 @@ def tiny_vllm_reranker(tiny_reranker_dir):
     reranker = VllmReranker(str(tiny_reranker_dir), max_doc_tokens=TINY_MAX_DOC_TOKENS, dtype="float32")
     yield reranker
     reranker.close()
+
+
+@pytest.fixture(scope="session")
+def inverted_reranker_dir(tmp_path_factory):
+    """A tiny reranker that ranks inverted: the first seed whose model passes the self-test (scored in
+    transformers, which the engine matches), with its "yes" and "no" rows swapped."""
+    from app.selftest import PAIRS, verdict
+    from testing.random_reranker import build_random_reranker, swap_yes_no, transformers_scores
+
+    pairs = [(q, d) for q, relevant, irrelevant in PAIRS for d in (relevant, irrelevant)]
+    root = tmp_path_factory.mktemp("inverted-reranker")
+    for seed in range(64):
+        model = build_random_reranker(root / f"seed{seed}", shape="tiny", seed=seed, dtype="float32")
+        scores = transformers_scores(model, pairs)
+        if verdict(list(zip(scores[::2], scores[1::2], strict=True))).ok:
+            return swap_yes_no(model, root / "inverted")
+    raise AssertionError("no seed in 0..63 gives a tiny reranker that passes the self-test")

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.catalog import Catalog
 from app.config import load_settings
+from app.service import search as search_service
 from app.ui import resources
 from ingest.pipeline import ingest_bytes
 from tests.fixtures_docs import CHINESE_TEXT, make_pdf, truncated_pdf
@@ -139,12 +140,14 @@ def test_library_lists_previews_reingests_and_deletes_with_confirmation(app):
     assert list(table["pages"]) == ["3", "-"]
     n_chunks = table["chunks"][0]
     assert set(table.columns) >= {"name", "pages", "chunks", "added", "size"}
-    # The preview of the first document: its chunks in order, with their pages.
-    chunks = at.dataframe[1].value
-    assert list(chunks["#"]) == list(range(n_chunks))
-    assert chunks["page"][0] == "p. 1" and chunks["page"].iloc[-1] == "p. 3"
-    fact_pages = {p for p, t in zip(chunks["page"], chunks["text"], strict=True) if PAGE_3_FACT in t}
+    # The preview of the first document: whole chunks in order, each under its number and page.
+    preview = next(h.value for h in at.html if "#0 · p. 1" in h.value)
+    shown = re.findall(r">#(\d+) · (p\. \d)</div><div [^>]*>(.*?)</div>", preview, flags=re.DOTALL)
+    assert [int(n) for n, _, _ in shown] == list(range(n_chunks))
+    assert shown[0][1] == "p. 1" and shown[-1][1] == "p. 3"
+    fact_pages = {page for _, page, text in shown if PAGE_3_FACT in " ".join(text.split())}
     assert fact_pages == {"p. 3"}  # in one chunk, or two where chunks overlap
+    assert any("Nothing special found while parsing" in c.value for c in at.caption)  # the details
     assert at.download_button[0].label == "Download original"
 
     click(at, "Re-ingest")
@@ -213,6 +216,14 @@ def test_search_shows_cards_with_page_highlight_and_escaped_markup(app):
     before, after = (h.value for h in at.expander[0].get("html"))
     assert "previous chunk, p" in before and "next chunk, p. 3" in after
     assert shown(at.download_button[0].label) == "Download manual.pdf"
+    # "Show page 3" draws the page only once opened.
+    place = at.expander[1]
+    assert place.label == "Show page 3" and not place.children
+    first_hit = search_service.run(resources.runtime(), "manuals", "pump overheats intake filter", rerank=False)
+    at.session_state[f"place-main-{first_hit.result.hits[0].chunk.chunk_id}"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert [type(c).__name__ for c in at.expander[1].children.values()] == ["Image"]
 
     at.text_input(key="query").input("ladder safety")
     click(at, "Search")
@@ -308,3 +319,37 @@ def test_status_page_reports_models_store_and_an_off_reranker(app):
     assert [m.value for m in at.metric] == ["1", "1", str(docs[0].chunks)]
     click(at, "Run self-test")
     assert shown(at.error[0].value) == "Cannot run the self-test: reranking is off (KB_RERANK_BACKEND=off)"
+
+
+def test_library_keeps_the_ingest_history_failures_included(app):
+    from app.service import documents
+
+    rt = resources.runtime()
+    documents.ingest_uploads(rt, "manuals", [("notes.md", b"# Notes\n\nRefunds take 14 days.\n"),
+                                             ("broken.pdf", truncated_pdf())])
+    at = app("library")
+    (history,) = [e for e in at.expander if e.label.startswith("Ingest history")]
+    assert history.label == "Ingest history: 2 files, 1 failed"
+    rows = history.dataframe[0].value
+    assert set(rows["file"]) == {"notes.md", "broken.pdf"}
+    assert rows.set_index("file").loc["broken.pdf", "detail"].startswith("broken.pdf: failed: not a readable PDF")
+
+
+def test_the_url_reproduces_a_search_and_every_search_writes_it(app, monkeypatch):
+    seed("manuals", {"manual.pdf": manual_pdf(), "notes.md": b"# Notes\n\nRefunds are issued within 14 days.\n"})
+    seed("other", {"o.txt": b"Other text."})
+    monkeypatch.setenv("KB_RERANK_BACKEND", "off")
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params.update({"kb": "manuals", "q": "pump overheats", "mode": "bm25", "top": "2",
+                            "preset": "Legal clauses"})
+    at.run()
+    assert not at.exception, at.exception
+    answer = at.session_state["search_answer"]
+    assert (answer.kb, answer.query, answer.result.recall_mode) == ("manuals", "pump overheats", "bm25")
+    assert len(answer.result.hits) == 2 and answer.result.instruction.startswith("Given a legal question")
+    assert at.sidebar.selectbox(key="kb").value == "manuals"
+
+    at.text_input(key="query").input("refunds")
+    click(at, "Search")
+    assert at.query_params["q"] == "refunds" and at.query_params["preset"] == "Legal clauses"
+    assert [p.query for p in at.session_state["search_history"]] == ["refunds", "pump overheats"]

@@ -3,6 +3,8 @@ random Qwen3 reranker in vLLM (one engine for this module, shared through the ap
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.rerank.service import EngineState
@@ -20,6 +22,14 @@ def start(page: str | None = None):
     return at
 
 
+def settled(service, seconds: float = 300) -> None:
+    """Wait until the reranker has loaded or failed (the page never waits for it)."""
+    deadline = time.monotonic() + seconds
+    while service.state in (EngineState.NOT_LOADED, EngineState.LOADING):
+        assert time.monotonic() < deadline, f"the reranker is still {service.state} ({service.loading_note()})"
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize(
     ("model", "reason"),
     [
@@ -33,6 +43,9 @@ def test_an_unloadable_reranker_gives_results_under_a_banner_with_the_reason(mon
     monkeypatch.setenv("KB_RERANK_MODEL", model)
     seed("manuals", {"manual.pdf": manual_pdf()})
     at = start()
+    from app.ui import resources
+
+    settled(resources.runtime().reranker, 60)  # it fails within seconds, without hanging on a download
     at.text_input(key="query").input("pump overheats")
     click(at, "Search")
     assert not at.exception, at.exception
@@ -63,7 +76,16 @@ def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkey
     assert service.state in (EngineState.LOADING, EngineState.READY)
     at.text_input(key="query").input("pump overheats")
     at.toggle(key="compare").set_value(True)
-    click(at, "Search")  # waits for the engine
+    click(at, "Search")  # answers at once, in recall order, while the engine starts
+    assert not at.exception, at.exception
+    if service.state != EngineState.READY:
+        early = at.session_state["search_answer"].result
+        assert early.waiting_for_reranker and early.hits and not early.reranked
+        assert at.warning[0].value.startswith("Results are in recall order: the reranker is still loading (")
+        assert any(i.value.startswith("The reranker is starting (") for i in at.info)
+    settled(service)
+    assert service.stage == "warming up"  # the last stage vLLM's log announced (app.rerank.stages)
+    at.run()  # the next rerun finds the engine ready and reranks the answer on screen
     assert not at.exception, at.exception
     assert not at.warning, [w.value for w in at.warning]
     view = at.session_state["search_answer"]
@@ -88,3 +110,25 @@ def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkey
     assert verdict.split(":")[0] in {"ok", "constant", "inverted", "inconsistent"}
     table = at.dataframe[0].value
     assert len(table) == 3 and set(table.columns) == {"query", "relevant", "irrelevant"}
+
+
+def test_an_inverted_reranker_puts_a_red_banner_on_the_search_page(monkeypatch, inverted_reranker_dir):
+    from app.service import health
+    from app.ui import resources
+
+    monkeypatch.setenv("KB_RERANK_BACKEND", "vllm")
+    monkeypatch.setenv("KB_RERANK_MODEL", str(inverted_reranker_dir))
+    monkeypatch.setenv("KB_MAX_DOC_TOKENS", str(TINY_MAX_DOC_TOKENS))
+    seed("manuals", {"manual.pdf": manual_pdf()})
+    at = start()  # the first visit starts the engine; the page, once it is ready, starts its self-test
+    rt = resources.runtime()
+    settled(rt.reranker)
+    deadline = time.monotonic() + 120
+    while health.engine_health(rt).verdict is None:
+        assert time.monotonic() < deadline, "the self-test did not finish"
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception, at.exception
+    (banner,) = [e.value for e in at.error]
+    assert banner.startswith("The reranker failed its self-test") and "inverted" in banner
+    assert health.engine_health(rt).as_json()["selftest"]["status"] == "inverted"  # what /api/health says

@@ -85,14 +85,25 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def page():
+    """A Chromium page; at the end, fails if the page asked any host but the app itself (the app runs offline)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1300})
         context.set_default_timeout(60_000)
+        outside: list[str] = []
+        context.on("request", lambda r: None if _local(r.url) else outside.append(r.url))
         yield context.new_page()
         browser.close()
+    assert not outside, f"requests that left 127.0.0.1: {outside}"
+
+
+def _local(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname in ("127.0.0.1", "localhost")
 
 
 def shot(page, name: str) -> None:
@@ -148,7 +159,8 @@ def test_upload_search_instruction_and_escaping_in_a_real_browser(server, page, 
 
     go(page, "Library")
     page.get_by_text("4 documents in").wait_for()
-    expect(page.locator('[data-testid="stDataFrame"] canvas')).to_have_count(4)  # 2 tables, drawn
+    expect(page.locator('[data-testid="stDataFrame"] canvas')).to_have_count(2)  # the documents table, drawn
+    page.get_by_text("check the feet before climbing.").first.wait_for()  # ladder.html's chunk preview, whole
     shot(page, "library")
 
     go(page, "Search")
@@ -182,6 +194,13 @@ def test_upload_search_instruction_and_escaping_in_a_real_browser(server, page, 
     page.get_by_text(f"Instruction in effect: {instruction}").wait_for()
     shot(page, "search-instruction")
 
+    # The search lives in the URL: a reload (or the link, shared) runs it again with the same instruction.
+    assert "q=pump+overheats" in page.url
+    page.reload()
+    page.get_by_text(f"Instruction in effect: {instruction}").wait_for()
+    expect(page.locator('[data-testid="stHtml"]').filter(has_text="#1 ·").first).to_contain_text("manual.pdf")
+    expect(page.get_by_label("Question")).to_have_value("pump overheats")
+
     go(page, "Knowledge bases")
     page.locator('[data-testid="stDataFrame"] canvas').first.wait_for()
     shot(page, "knowledge-bases")
@@ -189,3 +208,43 @@ def test_upload_search_instruction_and_escaping_in_a_real_browser(server, page, 
     page.get_by_text("ChromaDB embedded at").wait_for()
     shot(page, "status")
     print(f"browser test body: {time.perf_counter() - test_started:.1f} s")
+
+
+def test_evaluate_page_runs_compares_and_opens_a_query_in_a_real_browser(server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    from app.config import load_settings
+    from app.runtime import Runtime
+    from app.service import documents, queries
+    from tests.test_app_evaluate import DOCS, LABELS
+
+    url, _ = server
+    # Seeded before the app first opens its store (one writer per data dir at a time).
+    rt = Runtime(load_settings(data_dir=tmp_path / "data", rerank_backend="off"))
+    assert all(o.ok for o in documents.ingest_uploads(rt, "tools", list(DOCS.items())))
+    queries.import_file(rt, "tools", "wrenches", "labels.csv", LABELS.encode())
+
+    page.goto(url)
+    go(page, "Evaluate")
+    page.get_by_text("6 queries, 6 labels").wait_for()
+    recall = page.get_by_role("combobox", name="Recall")
+    recall.nth(1).click()
+    page.get_by_role("option", name="dense", exact=True).click()
+    reranking = page.get_by_role("combobox", name="Reranking")
+    reranking.nth(1).click()
+    page.get_by_role("option", name="No reranking (recall order)").click()
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_role("heading", name="Results").wait_for(timeout=300_000)  # ranx compiles on first use
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+    page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
+    shot(page, "evaluate-results")
+
+    opened = page.get_by_role("combobox", name="Open a query (worst loss first)")
+    first = opened.input_value()
+    opened.click()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(opened).not_to_have_value(first)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(5)  # metrics, pairs, per query, 2 rankings
+    page.locator('[data-testid="stDataFrame"]').last.scroll_into_view_if_needed()
+    shot(page, "evaluate-query-opened")

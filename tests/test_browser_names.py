@@ -2,7 +2,8 @@
 instructions and query sets named with Markdown and HTML, and no request may leave 127.0.0.1.
 
 Each name must show exactly as `app.ui.text.plain` writes it (the name itself, control characters as
-escapes, runs of spaces kept), and names that differ must show differently. Also checked here: the upload
+escapes, runs of spaces kept), and names that differ must show differently (the sidebar's recent searches
+included). Also checked here: the upload
 batch limit is refused on the page with its reason.
 """
 
@@ -178,6 +179,9 @@ def test_every_page_shows_hostile_names_as_text_and_fetches_nothing_outside(host
         for name in DOC_NAMES:
             assert f"Download {plain(name)}" in text, name
         assert plain(QUERY_SET) in options(page, "Label results into query set")
+        # The sidebar's recent searches: the question and the knowledge base's name, literal.
+        past = options(page, "Recent searches")
+        assert any(o.startswith(plain(f"lighthouse keeper storm  ({PRIMARY}, ")) for o in past), past
         shot(page, "names-search")
 
         # Library: the caption, the document picker, the delete confirmation, a re-ingest's status.

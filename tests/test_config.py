@@ -13,6 +13,7 @@ def test_defaults_without_environment():
     assert s.recall_mode == "hybrid"
     assert s.recall_k == 50 and s.top_n == 5
     assert s.prf_docs == 3
+    assert s.ocr == "on"
     assert DEFAULT_INSTRUCTION.startswith("Given a web search query")
 
 
@@ -25,6 +26,7 @@ def test_environment_is_parsed_and_typed():
     "env, fix",
     [
         ({"KB_RERANK_BACKEND": "gpu"}, "use one of: vllm, remote, off"),
+        ({"KB_OCR": "yes"}, "KB_OCR='yes' is not supported; use one of: on, tesseract, off."),
         ({"KB_RECALL_K": "many"}, "KB_RECALL_K='many' is not a valid int"),
         ({"KB_CHUNK_OVERLAP": "300"}, "KB_CHUNK_OVERLAP (300) must be at least 0 and less than KB_CHUNK_TOKENS"),
         ({"KB_TOP_N": "0"}, "KB_TOP_N must be positive"),

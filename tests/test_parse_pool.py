@@ -126,3 +126,35 @@ def test_a_long_page_is_chunked_in_segments_whose_offsets_point_into_the_page(mi
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
     word = "x" * 600_000  # no space at all: cut anywhere
     assert [end - start for start, end in segments(word, 250_000)] == [250_000, 250_000, 100_000]
+
+
+def test_a_long_page_keeps_its_sections_across_segments(minilm_tokenizer):
+    """Each chunk of a segmented page carries the heading path running where it starts, as whole pages do."""
+    from bisect import bisect_right
+
+    from app.models import Section
+
+    part = "Paragraph about valves and pumps. " * 200 + "\n\n"
+    text = part * 40 + "Leave\n\n" + part * 40 + "Pay\n\n" + part * 20
+    starts = [0, text.index("Leave\n\n"), text.index("Pay\n\n")]
+    sections = tuple(Section(s, p) for s, p in zip(starts, ["Handbook", "Handbook › Leave", "Handbook › Pay"],
+                                                   strict=True))
+    page = Page(None, text, sections)
+    chunks = chunk_bounded([page], "d", "a.md", minilm_tokenizer, ChunkSettings(128, 16))
+    assert len(segments(text, 250_000)) >= 3
+    assert {c.section for c in chunks} == {s.path for s in sections}
+    for c in chunks:
+        assert c.section == sections[bisect_right(starts, c.char_start) - 1].path
+
+
+@pytest.mark.slow
+def test_a_scanned_pdf_is_read_by_ocr_inside_the_worker_and_its_details_come_back(pool_with):
+    """OCR runs in the worker, under its limits; the page count, the OCR'd pages and the details come back."""
+    from testing import documents as gen
+
+    scan = gen.scanned(gen.text_pages_pdf(["The pump overheats when the intake filter is blocked."], header=False),
+                       200)
+    [result] = pool_with().parse_many([ParseTask("scan.pdf", scan, "s1")])
+    assert isinstance(result, Parsed), result
+    assert result.page_count == 1 and result.details.ocr_pages == (1,)
+    assert result.peak_rss > 0 and "intake filter" in " ".join(c.text for c in result.chunks)

@@ -51,3 +51,33 @@ def test_upload_batches_over_the_limits_are_refused_whole_and_large_files_one_by
     big, small = documents.ingest_uploads(rt, "up", [("big.txt", b"x " * 600_000), ("small.txt", b"Small.")])
     assert big.status == "failed" and "allowed per file (KB_MAX_FILE_MB)" in big.message
     assert small.status == "added"
+
+
+def test_the_ingest_history_records_paths_links_and_re_ingests(runtime, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"Outside the folder.")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"Pumps need filters.")
+    (folder / "b.txt").symlink_to(outside / "secret.txt")
+    lines = [o.summary() for o in documents.ingest_files(runtime, "kb", [folder])]
+    assert lines[0] == "a.txt: added, 1 chunks" and lines[1].startswith("b.txt: skipped: a link to ")
+    [doc] = documents.listing(runtime, "kb")
+    assert documents.reingest(runtime, "kb", doc).status == IngestStatus.REINGESTED
+    history = documents.ingest_history(runtime, "kb")
+    assert [(h["name"], h["status"]) for h in history] == [("a.txt", "re-ingested"), ("b.txt", "skipped"),
+                                                           ("a.txt", "added")]
+    assert history[0]["detail"] == "a.txt: re-ingested, 1 chunks"
+
+    # links alone, where nothing is left to ingest: refused with a reason, and no knowledge base is made for it
+    only_link = tmp_path / "links"
+    only_link.mkdir()
+    (only_link / "c.txt").symlink_to(outside / "secret.txt")
+    from app.errors import NothingToIngest
+
+    outcomes = documents.ingest_files(runtime, "new", [only_link])
+    assert next(outcomes).status == IngestStatus.SKIPPED
+    with pytest.raises(NothingToIngest, match="nothing to ingest in"):
+        next(outcomes)
+    assert kbs.names(runtime) == ["kb"]

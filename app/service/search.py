@@ -42,6 +42,7 @@ def run(
     recall_k: int | None = None,
     recall_mode: str | None = None,
     rerank: bool = True,
+    wait_for_reranker: bool = True,
     context: bool = True,
 ) -> SearchAnswer:
     """`app.search.search` plus, with `context`, the neighbours and kept originals of every hit shown
@@ -51,7 +52,7 @@ def run(
         instruction = default_instruction(rt, kb_name)[1]
     result = search(
         rt, kb_name, query, instruction=instruction, top_n=top_n, recall_k=recall_k,
-        recall_mode=recall_mode, rerank=rerank,
+        recall_mode=recall_mode, rerank=rerank, wait_for_reranker=wait_for_reranker,
     )
     if not context:
         return SearchAnswer(kb_name, query, result)

@@ -1,7 +1,8 @@
-"""Result cards: rank, rerank score, the move from recall order, file and page, highlighted text.
+"""Result cards: rank, rerank score, the move from recall order, file, page and section, highlighted text.
 
 The card body is built by `card_html` from escaped text only (see `app.ui.highlight`), so nothing a
-document contains is ever interpreted as HTML.
+document contains is ever interpreted as HTML. "Show page" (PDFs) and "Show in its section" (other formats)
+are expanders that call the service only once opened (`app.service.pages`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from app.errors import KBError
 from app.models import Hit, SearchResult
+from app.service import pages
 from app.service.queries import GRADES
 from app.service.search import SearchAnswer
+from app.ui import resources
 from app.ui.highlight import highlight_html
 from app.ui.text import literal
 
@@ -39,12 +43,24 @@ def card_html(hit: Hit, query: str) -> str:
     """The card's header and highlighted text as safe HTML (every piece of document data escaped)."""
     chunk = hit.chunk
     where = f" · {html.escape(chunk.page_label)}" if chunk.page_label else ""
+    if chunk.section:
+        where += f' · <span title="section">{html.escape(chunk.section)}</span>'
     header = (
         f'<div style="{_META_STYLE}"><b>#{hit.rank}</b> · {html.escape(score_label(hit))} · '
         f'<span title="position before reranking → after">{html.escape(move_label(hit))}</span></div>'
         f"<div><b>{html.escape(chunk.doc_name)}</b>{where}</div>"
     )
     return f'{header}<div style="{_CARD_STYLE}">{highlight_html(chunk.text, query)}</div>'
+
+
+# Rerank scores closer together than this say nothing about which passage is better.
+FLAT_SPREAD = 0.01
+
+
+def flat_scores(result: SearchResult) -> bool:
+    """Reranked, several hits, and every score within FLAT_SPREAD of the others."""
+    scores = [h.score for h in result.hits]
+    return result.reranked and len(scores) > 1 and max(scores) - min(scores) < FLAT_SPREAD
 
 
 def timing_label(result: SearchResult) -> str:
@@ -84,12 +100,47 @@ def render_hit(answer: SearchAnswer, hit: Hit, key: str, labeler: Labeler | None
                 st.html(_neighbour_html(around.after, "end of the document", "next"))
         path = answer.originals.get(chunk.doc_id)
         if path is not None:
+            _render_place(answer.kb, hit, key, is_pdf=path.suffix.lower() == ".pdf")
             st.download_button(
                 f"Download {literal(chunk.doc_name)}",
                 data=path.read_bytes,  # read only when clicked
                 file_name=chunk.doc_name,
                 key=f"download-{key}-{chunk.chunk_id}",
             )
+
+
+def _render_place(kb: str, hit: Hit, key: str, *, is_pdf: bool) -> None:
+    """The passage where it sits: its PDF page drawn with the passage marked, or its section's text."""
+    chunk = hit.chunk
+    label = f"Show page {chunk.page}" if is_pdf and chunk.page is not None else "Show in its section"
+    box = st.expander(label, key=f"place-{key}-{chunk.chunk_id}", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        try:
+            if is_pdf and chunk.page is not None:
+                view = _page_image(kb, chunk.doc_id, chunk.page, chunk.char_start, chunk.char_end, chunk.text)
+                if not view.found:
+                    st.caption("The passage could not be located on the page; the whole page is shown.")
+                st.image(view.png, width="stretch")
+            else:
+                st.html(_context_html(pages.passage_context(resources.runtime(), kb, chunk)))
+        except KBError as exc:
+            st.info(literal(str(exc)))
+
+
+@st.cache_data(max_entries=64, show_spinner="Drawing the page…")
+def _page_image(kb: str, doc_id: str, page: int, start: int, end: int, text: str) -> pages.PageImage:
+    # A document's id is the hash of its bytes: the same arguments always draw the same image.
+    return pages.page_image(resources.runtime(), kb, doc_id, page, start, end, text=text)
+
+
+def _context_html(context: pages.PassageContext) -> str:
+    section = f'<div style="{_META_STYLE}">{html.escape(context.section)}</div>' if context.section else ""
+    before = ("… " if context.cut_before else "") + html.escape(context.before)
+    after = html.escape(context.after) + (" …" if context.cut_after else "")
+    passage = f'<mark style="background: #fff3b0;">{html.escape(context.passage)}</mark>'
+    return f'{section}<div style="{_CARD_STYLE}">{before}{passage}{after}</div>'
 
 
 def _neighbour_html(chunk, missing: str, which: str) -> str:

@@ -28,3 +28,12 @@ def page(name: str) -> st.Page:
 
 def pages() -> list[st.Page]:
     return [page(name) for name, _, _ in _PAGES]
+
+
+def require_kb(kb: str | None, note: str = "There is no knowledge base yet.") -> str:
+    """`kb`, or, when there is none, a note with a link to Upload and the end of this page's run."""
+    if kb is None:
+        st.info(note)
+        st.page_link(page("upload"), label="Upload documents", icon=":material/upload_file:")
+        st.stop()
+    return kb

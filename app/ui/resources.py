@@ -14,7 +14,7 @@ import dataclasses
 import streamlit as st
 
 from app.config import Settings, load_settings
-from app.rerank.service import EngineState, RerankService
+from app.rerank.service import EngineState, RerankService, keep_compile_cache_in
 from app.runtime import Runtime
 
 
@@ -32,6 +32,7 @@ def _rerank_service(rerank_settings: Settings) -> RerankService:
 
 @st.cache_resource(show_spinner=False)
 def _runtime(settings: Settings) -> Runtime:
+    keep_compile_cache_in(settings.data_dir)
     # Only the reranker's own settings pick the engine: the data dir does not change it.
     reranker = _rerank_service(dataclasses.replace(settings, data_dir=Settings.data_dir))
     return Runtime(settings, embedder=_embedder(settings.embed_model), reranker=reranker)
@@ -40,6 +41,19 @@ def _runtime(settings: Settings) -> Runtime:
 def runtime() -> Runtime:
     """The process's Runtime for the configuration in the environment (KB_* variables)."""
     return _runtime(load_settings())
+
+
+@st.cache_resource(show_spinner=False)
+def api_server():
+    """The process's REST API, started once (app/serve.py calls this when the server starts), on the
+    pages' own Runtime; None if its port is taken. Also starts loading the reranker and its self-test."""
+    from app.api.server import start
+    from app.service import health
+
+    rt = runtime()
+    server = start(rt)
+    health.watch(rt)
+    return server
 
 
 def warm_reranker(rt: Runtime) -> None:

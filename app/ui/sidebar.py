@@ -18,6 +18,7 @@ from app.instructions import find_preset, matching_preset
 from app.rerank.service import EngineState
 from app.runtime import Runtime
 from app.service import kbs, presets
+from app.ui import nav, search_state
 from app.ui.text import literal, plain
 
 KB, NEXT_KB, INSTRUCTION_KB = "kb", "kb_requested", "instruction_kb"
@@ -48,7 +49,18 @@ def search_options() -> SearchOptions:
     return SearchOptions(s.get(KB), s.get(INSTRUCTION, DEFAULT_INSTRUCTION), s[RECALL_K], s[TOP_N])
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """The session-state keys `search_state.restore` fills from the URL."""
+
+    kb: str = KB
+    instruction: str = INSTRUCTION
+    instruction_kb: str = INSTRUCTION_KB
+    top_n: str = TOP_N
+
+
 def render_sidebar(rt: Runtime) -> None:
+    search_state.restore(rt, _Keys())
     with st.sidebar:
         kb = _kb_picker(rt)
         st.divider()
@@ -56,6 +68,19 @@ def render_sidebar(rt: Runtime) -> None:
         st.divider()
         _numbers(rt)
         _reranker_line(rt)
+        _recent_searches()
+
+
+def _recent_searches() -> None:
+    past = search_state.history()
+    if not past:
+        return
+    choice = st.selectbox("Recent searches", past, index=None, format_func=lambda p: plain(p.label),
+                          placeholder=f"{len(past)} in this session", key="recent_search")
+    if choice is not None:
+        st.session_state.pop("recent_search")
+        search_state.ask_again(choice)
+        st.switch_page(nav.page("search"))
 
 
 def _kb_picker(rt: Runtime) -> str | None:

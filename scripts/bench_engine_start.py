@@ -1,0 +1,69 @@
+"""Reranker engine start: seconds to ready, and where they go, stage by stage (from vLLM's own log lines).
+
+Run it twice with the same --cache: the first start fills vLLM's compile cache (cold), the second reuses it
+(warm), as a restart of the app does with the cache in its data dir.
+
+    python scripts/bench_engine_start.py --shape 4b --model-dir /tmp/rr4b --cache /tmp/kb-data/vllm-cache
+
+Needs only torch, transformers and vllm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", default="tiny", choices=("tiny", "0.6b", "4b"))
+    parser.add_argument("--model-dir", required=True, help="built here once (random weights), reused after")
+    parser.add_argument("--cache", required=True, help="VLLM_CACHE_ROOT")
+    parser.add_argument("--json-out")
+    args = parser.parse_args()
+    began = time.monotonic()
+    os.environ["VLLM_CACHE_ROOT"] = args.cache
+    cold = not Path(args.cache).exists()
+
+    import torch
+
+    from app.config import load_settings
+    from app.rerank.service import RerankService
+    from testing.random_reranker import build_random_reranker
+
+    model = Path(args.model_dir)
+    if not (model / "config.json").exists():
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        build_random_reranker(model, args.shape, device=device, dtype="bfloat16" if device == "cuda" else "float32")
+    service = RerankService(load_settings(env={}, rerank_backend="vllm", rerank_model=str(model),
+                                          rerank_gpu_memory=0.85))
+    t = time.monotonic()
+    service.ensure_loaded()
+    ready = time.monotonic()
+    timeline = service.stage_history
+    stages = [
+        {"stage": stage, "s": round((timeline[i + 1][1] if i + 1 < len(timeline) else ready) - at, 1)}
+        for i, (stage, at) in enumerate(timeline)
+    ]
+    result = {
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU",
+        "compile_cache": "cold" if cold else "warm",
+        "process_start_to_ready_s": round(ready - began, 1),  # imports of torch and the app included
+        "engine_start_s": round(ready - t, 1),
+        "stages": stages,
+    }
+    print(json.dumps(result, indent=2))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    service.close()
+
+
+if __name__ == "__main__":
+    main()
