@@ -142,10 +142,10 @@ def test_library_lists_previews_reingests_and_deletes_with_confirmation(app):
     assert set(table.columns) >= {"name", "pages", "chunks", "added", "size"}
     # The preview of the first document: whole chunks in order, each under its number and page.
     preview = next(h.value for h in at.html if "#0 · p. 1" in h.value)
-    shown = re.findall(r">#(\d+) · (p\. \d)</div><div [^>]*>(.*?)</div>", preview, flags=re.DOTALL)
-    assert [int(n) for n, _, _ in shown] == list(range(n_chunks))
-    assert shown[0][1] == "p. 1" and shown[-1][1] == "p. 3"
-    fact_pages = {page for _, page, text in shown if PAGE_3_FACT in " ".join(text.split())}
+    previewed = re.findall(r">#(\d+) · (p\. \d)</div><div [^>]*>(.*?)</div>", preview, flags=re.DOTALL)
+    assert [int(n) for n, _, _ in previewed] == list(range(n_chunks))
+    assert previewed[0][1] == "p. 1" and previewed[-1][1] == "p. 3"
+    fact_pages = {page for _, page, text in previewed if PAGE_3_FACT in " ".join(text.split())}
     assert fact_pages == {"p. 3"}  # in one chunk, or two where chunks overlap
     assert any("Nothing special found while parsing" in c.value for c in at.caption)  # the details
     assert at.download_button[0].label == "Download original"
