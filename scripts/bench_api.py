@@ -12,6 +12,11 @@ reranker on a throw-away data dir, seeded with CISI abstracts from ../shared/eva
 
     python scripts/bench_api.py                                   # CPU: starts its own app (tiny reranker)
     python scripts/bench_api.py --url http://gpu-host:8502 --token "$KB_API_TOKEN" --only rerank
+    KB_RERANK_MODEL=/tmp/rr4b python scripts/bench_api.py --api-here --only rerank   # GPU machine
+
+`--api-here` serves the API from this process on the reranker that KB_RERANK_* name (Runtime plus
+app.api.server, as `kb serve` does, without Streamlit, which the GPU machine lacks), and the direct
+reference is that same engine, so the two differ only by HTTP and JSON.
 
 Prints a table and writes JSON (default docs/benchmarks/api_cpu.json).
 """
@@ -219,14 +224,31 @@ def bench_rerank(client: httpx.Client, runs: int, instruction: str | None, direc
     calls = {"v1_rerank": api}
     if direct is not None:
         calls["rerank_direct"] = lambda query, docs: direct(query, docs, instruction)
+    # Each path gets prompts of its own (seeds 1 and 2): vLLM's prefix cache would serve a repeated prompt
+    # without computing it, and the path that went second would look faster.
+    workloads = {name: make_workload(runs + 1, RERANK_DOCS, seed=1 + j) for j, name in enumerate(calls)}
     seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for i, (query, docs) in enumerate(make_workload(runs + 1, RERANK_DOCS, seed=1)):
+    for i in range(runs + 1):
         for name in list(calls)[:: 1 if i % 2 else -1]:
             started = time.perf_counter()
-            calls[name](query, docs)
+            calls[name](*workloads[name][i])
             if i:
                 seconds[name].append(time.perf_counter() - started)
     return {name: {**summary(s), "pairs_per_s": RERANK_DOCS * len(s) / sum(s)} for name, s in seconds.items()}
+
+
+def serve_api_here(tmp: Path):
+    """The API on a free loopback port of this process, its Runtime's reranker loaded first."""
+    from app.api import server
+    from app.config import load_settings
+    from app.runtime import Runtime
+
+    rt = Runtime(load_settings(data_dir=tmp / "kb-data", api_host="127.0.0.1", api_port=free_port()))
+    rt.reranker.ensure_loaded()
+    api = server.start(rt)
+    if api is None:
+        raise SystemExit("the API did not start")
+    return api, rt
 
 
 def direct_reranker(env: dict):
@@ -282,14 +304,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--in-process-runs", type=int, default=3, help="in-process kb search runs (each loads models)")
     parser.add_argument("--concurrent-requests", type=int, default=80, help="searches spread over the 8 clients")
     parser.add_argument("--instruction", help="instruction for /v1/rerank (default: the model's default)")
+    parser.add_argument("--api-here", action="store_true",
+                        help="serve the API from this process (no Streamlit); rerank only")
     parser.add_argument("--no-direct", action="store_true", help="skip the in-process RerankService reference")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "api_cpu.json"))
     args = parser.parse_args(argv)
     only = set(args.only or ("cli", "search", "rerank"))
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-api-")
-    proc = None
-    if args.url:
+    proc = api = None
+    if args.api_here:
+        api, rt = serve_api_here(Path(tmp.name))
+        url, env = api.url, dict(os.environ)
+    elif args.url:
         url, env = args.url.rstrip("/"), {**os.environ, "KB_API_URL": args.url, "KB_API_TOKEN": args.token}
     else:
         proc, url, env = start_app(Path(tmp.name), args.docs)
@@ -298,7 +325,9 @@ def main(argv: list[str] | None = None) -> dict:
         client = httpx.Client(base_url=url, headers=headers, timeout=600)
         health = client.get("/api/health").json()
         report: dict = {
-            "url": url if args.url else "started here (kb serve, tiny random-weight reranker, CPU)",
+            "url": url if args.url else (
+                "served from this process (Runtime + app.api.server, no Streamlit)" if api
+                else "started here (kb serve, tiny random-weight reranker, CPU)"),
             "reranker": {k: health[k] for k in ("model", "device", "state")},
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "date": time.strftime("%Y-%m-%d"),
@@ -313,18 +342,25 @@ def main(argv: list[str] | None = None) -> dict:
             report["kb_search"] = bench_cli(env, args.runs, args.in_process_runs)
         if "search" in only:
             report["api_search"] = bench_search(client, args.runs, args.concurrent_requests)
-        if "rerank" in only:
+        if "rerank" in only and api is not None:
+            direct = None if args.no_direct else rt.reranker.score
+            report.update(bench_rerank(client, args.runs, args.instruction, direct))
+        elif "rerank" in only:
             service = direct_reranker(env) if proc is not None and not args.no_direct else None
             try:
                 report.update(bench_rerank(client, args.runs, args.instruction, service and service.score))
             finally:
                 if service is not None:
                     service.close()
-        report["reranker"]["model"] = health["model"] if args.url else "tiny random-weight Qwen3 (hidden 128, 2 layers)"
+        if proc is not None:
+            report["reranker"]["model"] = "tiny random-weight Qwen3 (hidden 128, 2 layers)"
         report["load_average_after"] = os.getloadavg()
     finally:
         if proc is not None:
             stop_app(proc)
+        if api is not None:
+            api.stop()
+            rt.reranker.close()
         tmp.cleanup()
     print(table(report))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

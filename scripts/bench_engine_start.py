@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--model-dir", required=True, help="built here once (random weights), reused after")
     parser.add_argument("--cache", required=True, help="VLLM_CACHE_ROOT")
     parser.add_argument("--json-out")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also sample the stacks during the start and print the N functions on them longest")
     args = parser.parse_args()
     began = time.monotonic()
     os.environ["VLLM_CACHE_ROOT"] = args.cache
@@ -37,6 +39,7 @@ def main() -> None:
     from app.config import load_settings
     from app.rerank.service import RerankService
     from testing.random_reranker import build_random_reranker
+    from testing.stack_sampler import StackSampler
 
     model = Path(args.model_dir)
     if not (model / "config.json").exists():
@@ -44,8 +47,13 @@ def main() -> None:
         build_random_reranker(model, args.shape, device=device, dtype="bfloat16" if device == "cuda" else "float32")
     service = RerankService(load_settings(env={}, rerank_backend="vllm", rerank_model=str(model),
                                           rerank_gpu_memory=0.85))
+    sampler = StackSampler()
     t = time.monotonic()
-    service.ensure_loaded()
+    if args.profile:
+        with sampler:
+            service.ensure_loaded()
+    else:
+        service.ensure_loaded()
     ready = time.monotonic()
     timeline = service.stage_history
     stages = [
@@ -59,6 +67,8 @@ def main() -> None:
         "engine_start_s": round(ready - t, 1),
         "stages": stages,
     }
+    if args.profile:  # inclusive seconds per function; the outermost frames (this script) come first
+        result["profile"] = [{"function": f, "s": round(s, 2)} for f, s in sampler.top(args.profile)]
     print(json.dumps(result, indent=2))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
