@@ -81,10 +81,22 @@ def whole(rt: Runtime, kb, doc) -> bool:
     return stored == doc.chunks and visible in rt.lexical(kb).doc_ids()
 
 
+# Each file is about three nouns of its own, so that its first sentence finds it by dense search as well as
+# by BM25 (texts that differ only by a number look alike to an embedder).
+NOUNS = (
+    "heron otter marsh dune quarry ledger anchor beacon cedar delta ember fjord glacier harbour invoice "
+    "jasmine kettle lantern meadow nectar orchard pylon quartz reef saddle tannery umbrella violin walnut "
+    "yacht zeppelin bakery chimney dolphin falcon granary hammock igloo jukebox kayak lighthouse mosaic "
+    "nutmeg observatory pretzel quiver rhubarb sundial"
+).split()
+
+
 def text_file(folder: Path, name: str, seed: int) -> Path:
     rng = random.Random(seed)
-    words = "heron otter marsh dune quarry ledger anchor beacon cedar delta ember fjord".split()
-    body = " ".join(f"Entry {seed} notes the {rng.choice(words)} and the {rng.choice(words)}." for _ in range(60))
+    a, b, c = rng.sample(NOUNS, 3)
+    body = f"This note is about the {a}, the {b} and the {c}. " + " ".join(
+        f"Entry {seed} notes the {rng.choice((a, b, c))} and the {rng.choice((a, b, c))}." for _ in range(60)
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_text(body)
