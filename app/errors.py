@@ -39,3 +39,11 @@ class InvalidInput(KBError, ValueError):
 
 class LexicalIndexOutdated(KBError):
     """The BM25 index on disk is in a format this version no longer reads; the message names the rebuild."""
+
+
+class BatchTooLarge(KBError):
+    """An upload or `kb ingest` over KB_MAX_BATCH_FILES or KB_MAX_BATCH_MB, refused whole; the message says which."""
+
+
+class NothingToIngest(KBError):
+    """`kb ingest PATH...` found no file of a supported type."""

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.errors import (
+    BatchTooLarge,
     DocumentNotFound,
     EmbeddingModelMismatch,
     KBError,
@@ -32,6 +33,7 @@ STATUS_OF: tuple[tuple[type[KBError], int], ...] = (
     (KnowledgeBaseExists, 409),
     (EmbeddingModelMismatch, 409),
     (RerankerUnavailable, 503),
+    (BatchTooLarge, 413),
 )
 
 
@@ -49,7 +51,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     401: _error("Missing or wrong bearer token (KB_API_TOKEN)."),
     404: _error("No such knowledge base or document; the message says how to list them."),
     409: _error("Conflicts with the stored data (e.g. indexed with another embedding model)."),
-    413: _error("Request body over KB_API_MAX_BODY_MB."),
+    413: _error("Request body over KB_API_MAX_BODY_MB, or files over KB_MAX_BATCH_FILES / KB_MAX_BATCH_MB."),
     422: _error("A field is missing or has the wrong type; the message names it."),
 }
 

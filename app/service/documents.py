@@ -8,18 +8,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.catalog import KnowledgeBase
+from app.errors import KnowledgeBaseNotFound
+from app.ids import version_key, version_of
 from app.models import Chunk, Document
 from app.runtime import Runtime
 from ingest.details import DocumentDetails, read_details
+from ingest.limits import too_large
 from ingest.pipeline import (
     IngestOutcome,
     Progress,
+    check_batch,
     delete_document,
     failed,
     ingest_bytes,
     ingest_many,
     ingest_paths,
-    recover,
+    open_for_writing,
+    reingest_document,
     source_path,
 )
 
@@ -36,11 +41,23 @@ class DocumentRow:
     id: str
 
 
+def check_upload(rt: Runtime, sizes: list[int]) -> None:
+    """Refuse an upload batch over the limits (KB_MAX_BATCH_FILES, KB_MAX_BATCH_MB) before any of it is
+    ingested; the message says which limit and how to get past it. Files over KB_MAX_FILE_MB are refused
+    one by one when ingested (`ingest_upload`), so they do not count here."""
+    max_bytes = rt.settings.max_file_mb * 2**20
+    check_batch(rt.settings, len(sizes), sum(s for s in sizes if s <= max_bytes))
+
+
+def file_limit_message(rt: Runtime, size: int) -> str | None:
+    """Why a file of `size` bytes is refused (KB_MAX_FILE_MB), or None."""
+    max_bytes = rt.settings.max_file_mb * 2**20
+    return too_large(size, max_bytes) if size > max_bytes else None
+
+
 def open_for_upload(rt: Runtime, kb_name: str) -> KnowledgeBase:
     """The knowledge base to ingest into, created if missing, cleared of debris from interrupted writes."""
-    kb = rt.open_or_create_kb(kb_name)
-    recover(rt, kb)
-    return kb
+    return open_for_writing(rt, kb_name)
 
 
 def ingest_upload(
@@ -54,17 +71,31 @@ def ingest_upload(
 def ingest_uploads(
     rt: Runtime, kb_name: str, files: Iterable[tuple[str, bytes]], progress: Progress | None = None
 ) -> list[IngestOutcome]:
-    """Many uploaded (name, bytes) files, embedded together; one outcome per file, in order."""
+    """Many uploaded (name, bytes) files, embedded together; one outcome per file, in order. Raises
+    BatchTooLarge (a KBError) for a batch over the limits, before ingesting any of it."""
+    files = list(files)
+    check_upload(rt, [len(data) for _, data in files])
     kb = open_for_upload(rt, kb_name)
-    return _logged(rt, kb, ingest_many(rt, kb, list(files), progress))
+    return _logged(rt, kb, ingest_many(rt, kb, files, progress))
 
 
 def ingest_files(
-    rt: Runtime, kb_name: str, paths: Iterable[Path], progress_for: Callable[[str], Progress] | None = None
+    rt: Runtime,
+    kb_name: str,
+    paths: Iterable[Path],
+    progress_for: Callable[[str], Progress] | None = None,
+    follow_symlinks: bool = False,
 ) -> Iterator[IngestOutcome]:
-    """Files and folders on this machine (recursively), in groups; one outcome per file, in order."""
-    for outcome in ingest_paths(rt, kb_name, paths, progress_for):
-        yield _logged(rt, rt.catalog.get_kb(kb_name), [outcome])[0]
+    """Files and folders on this machine (recursively), in groups; one outcome per file, in order. Links
+    that leave a folder are skipped unless `follow_symlinks`."""
+    kb = None
+    for outcome in ingest_paths(rt, kb_name, paths, progress_for, follow_symlinks=follow_symlinks):
+        try:
+            kb = kb or rt.catalog.get_kb(kb_name)
+        except KnowledgeBaseNotFound:  # links skipped where nothing is left to ingest: no KB is made
+            yield outcome
+            continue
+        yield _logged(rt, kb, [outcome])[0]
 
 
 def ingest_history(rt: Runtime, kb_name: str, limit: int = 200) -> list[dict]:
@@ -73,7 +104,8 @@ def ingest_history(rt: Runtime, kb_name: str, limit: int = 200) -> list[dict]:
 
 
 def _logged(rt: Runtime, kb: KnowledgeBase, outcomes: list[IngestOutcome]) -> list[IngestOutcome]:
-    rt.catalog.log_ingest(kb, [(o.name, o.status.value, o.summary()) for o in outcomes])
+    with rt.lock.write():  # a write to the data dir like any other (app.locks)
+        rt.catalog.log_ingest(kb, [(o.name, o.status.value, o.summary()) for o in outcomes])
     return outcomes
 
 
@@ -97,8 +129,13 @@ def rows(docs: list[Document]) -> list[DocumentRow]:
 
 
 def chunks(rt: Runtime, kb_name: str, doc_id: str) -> list[Chunk]:
-    """A document's chunks in order."""
-    return rt.store.document_chunks(rt.open_kb(kb_name), doc_id)
+    """A document's chunks in order (those of its visible generation: a re-ingest may be writing others)."""
+    kb = rt.open_kb(kb_name)
+    doc = rt.catalog.get_document(kb, doc_id)
+    if doc is None:
+        return []
+    visible = version_key(doc_id, doc.generation)
+    return [c for c in rt.store.document_chunks(kb, doc_id) if version_of(c.chunk_id) == visible]
 
 
 def details(rt: Runtime, kb_name: str, doc_id: str) -> DocumentDetails | None:
@@ -129,16 +166,14 @@ def delete(rt: Runtime, kb_name: str, name_or_id: str) -> Document:
 def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None = None) -> IngestOutcome:
     """Parse, chunk and embed a document again from its kept original (e.g. after changing chunk size).
 
-    The id is the hash of the bytes, so the old version must go before the new one can be written:
-    between the two steps the document is briefly absent from search.
+    The new chunks are written beside the old ones and one transaction switches to them, so the old
+    version answers searches until then, and stays if anything fails.
     """
-    path = original(rt, kb_name, doc.doc_id)
-    kb = rt.open_kb(kb_name)
-    if path is None:
-        return _logged(rt, kb, [failed(doc.name, "the original file is missing", doc.doc_id)])[0]
-    data = path.read_bytes()
-    delete_document(rt, kb_name, doc.doc_id)
-    return _logged(rt, kb, [ingest_bytes(rt, kb, doc.name, data, progress)])[0]
+    if original(rt, kb_name, doc.doc_id) is None:
+        outcome = failed(doc.name, "the original file is missing", doc.doc_id)
+    else:
+        outcome = reingest_document(rt, kb_name, doc.doc_id, progress)
+    return _logged(rt, rt.open_kb(kb_name), [outcome])[0]
 
 
 def human_size(size: int) -> str:

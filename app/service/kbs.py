@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from app.catalog import KnowledgeBase
 from app.runtime import Runtime
+from ingest.cleanup import recover_data_dir
 from ingest.pipeline import IngestOutcome, drop_kb
 from ingest.reindex import reindex_kb
 
@@ -37,11 +38,16 @@ def summaries(rt: Runtime) -> list[KBSummary]:
 
 def create(rt: Runtime, name: str) -> KnowledgeBase:
     """A new, empty knowledge base on the configured embedding model (loads it to learn its dimension)."""
-    return rt.catalog.create_kb(name, rt.settings.embed_model, rt.embedder.dim)
+    dim = rt.embedder.dim
+    with rt.lock.write():
+        recover_data_dir(rt)  # e.g. a drop of the same name that a crash interrupted
+        return rt.catalog.create_kb(name, rt.settings.embed_model, dim)
 
 
 def rename(rt: Runtime, old: str, new: str) -> KnowledgeBase:
-    return rt.catalog.rename_kb(old, new)
+    with rt.lock.write():
+        recover_data_dir(rt)
+        return rt.catalog.rename_kb(old, new)
 
 
 def drop(rt: Runtime, name: str) -> None:
