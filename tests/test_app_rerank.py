@@ -9,7 +9,7 @@ import pytest
 
 from app.rerank.service import EngineState
 from tests.fixtures_rerank import TINY_MAX_DOC_TOKENS
-from tests.test_app_pages import MAIN, click, manual_pdf, seed
+from tests.test_app_pages import MAIN, click, manual_pdf, seed, shown
 
 
 def start(page: str | None = None):
@@ -49,14 +49,14 @@ def test_an_unloadable_reranker_gives_results_under_a_banner_with_the_reason(mon
     at.text_input(key="query").input("pump overheats")
     click(at, "Search")
     assert not at.exception, at.exception
-    banner = at.warning[0].value
+    banner = shown(at.warning[0].value)
     assert banner.startswith("Results are in recall order: reranking is off: ") and reason in banner
     cards = [h.value for h in at.html if "<b>#" in h.value]
     assert cards and "recall #1" in cards[0]
 
     at.switch_page("../pages/status.py").run()
     assert "Engine: **failed**" in "\n".join(m.value for m in at.markdown)
-    assert reason in at.error[0].value
+    assert reason in shown(at.error[0].value)
     click(at, "Retry loading")
     assert not at.exception, at.exception
 
@@ -81,7 +81,7 @@ def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkey
     if service.state != EngineState.READY:
         early = at.session_state["search_answer"].result
         assert early.waiting_for_reranker and early.hits and not early.reranked
-        assert at.warning[0].value.startswith("Results are in recall order: the reranker is still loading (")
+        assert shown(at.warning[0].value).startswith("Results are in recall order: the reranker is still loading (")
         assert any(i.value.startswith("The reranker is starting (") for i in at.info)
     settled(service)
     assert service.stage == "warming up"  # the last stage vLLM's log announced (app.rerank.stages)
@@ -129,6 +129,6 @@ def test_an_inverted_reranker_puts_a_red_banner_on_the_search_page(monkeypatch, 
         time.sleep(0.2)
     at.run()
     assert not at.exception, at.exception
-    (banner,) = [e.value for e in at.error]
+    (banner,) = [shown(e.value) for e in at.error]
     assert banner.startswith("The reranker failed its self-test") and "inverted" in banner
     assert health.engine_health(rt).as_json()["selftest"]["status"] == "inverted"  # what /api/health says
