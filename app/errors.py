@@ -39,3 +39,11 @@ class InvalidInput(KBError, ValueError):
 
 class LexicalIndexOutdated(KBError):
     """The BM25 index on disk is in a format this version no longer reads; the message names the rebuild."""
+
+
+class AccessDenied(KBError):
+    """The signed-in user (or token) lacks the role an action needs; the message names the role and who grants it."""
+
+
+class NotSignedIn(KBError):
+    """Sign-in is on and the request carries no valid identity (an unknown or revoked token)."""

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app.errors import KBError
-from app.service import documents
+from app.service import access, documents
 from app.ui import resources, sidebar, upload
 
 OUTCOMES = "upload_outcomes"  # file_id -> IngestOutcome, so a rerun shows results instead of redoing them
@@ -14,6 +14,10 @@ kb_name = sidebar.selected_kb()
 if kb_name is None:
     kb_name = st.text_input("New knowledge base", value="default",
                             help="There is no knowledge base yet: the upload creates this one.").strip()
+elif access.role_of(rt, kb_name) != access.EDITOR:
+    st.warning("Uploading into this knowledge base needs the editor role; you are a viewer here. An admin can "
+               "change that on the Admin page.")
+    st.stop()
 else:
     st.caption(f"Into knowledge base **{kb_name}** (change it in the sidebar).")
 

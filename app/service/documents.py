@@ -10,6 +10,7 @@ from pathlib import Path
 from app.catalog import KnowledgeBase
 from app.models import Chunk, Document
 from app.runtime import Runtime
+from app.service import access
 from ingest.details import DocumentDetails, read_details
 from ingest.pipeline import (
     IngestOutcome,
@@ -38,7 +39,7 @@ class DocumentRow:
 
 def open_for_upload(rt: Runtime, kb_name: str) -> KnowledgeBase:
     """The knowledge base to ingest into, created if missing, cleared of debris from interrupted writes."""
-    kb = rt.open_or_create_kb(kb_name)
+    kb = access.open_for_writing(rt, kb_name)
     recover(rt, kb)
     return kb
 
@@ -47,7 +48,7 @@ def ingest_upload(
     rt: Runtime, kb_name: str, name: str, data: bytes, progress: Progress | None = None
 ) -> IngestOutcome:
     """One uploaded file into the knowledge base (created if missing). Never raises for a bad file."""
-    kb = rt.open_or_create_kb(kb_name)
+    kb = access.open_for_writing(rt, kb_name)
     return _logged(rt, kb, [ingest_bytes(rt, kb, name, data, progress)])[0]
 
 
@@ -63,22 +64,28 @@ def ingest_files(
     rt: Runtime, kb_name: str, paths: Iterable[Path], progress_for: Callable[[str], Progress] | None = None
 ) -> Iterator[IngestOutcome]:
     """Files and folders on this machine (recursively), in groups; one outcome per file, in order."""
+    access.open_for_writing(rt, kb_name)
     for outcome in ingest_paths(rt, kb_name, paths, progress_for):
         yield _logged(rt, rt.catalog.get_kb(kb_name), [outcome])[0]
 
 
 def ingest_history(rt: Runtime, kb_name: str, limit: int = 200) -> list[dict]:
     """What happened to the files given to the knowledge base, newest first (time, file, outcome, detail)."""
+    access.require(rt, kb_name, access.VIEWER, "see its ingest history")
     return rt.catalog.ingest_log(rt.catalog.get_kb(kb_name), limit)
 
 
-def _logged(rt: Runtime, kb: KnowledgeBase, outcomes: list[IngestOutcome]) -> list[IngestOutcome]:
+def _logged(
+    rt: Runtime, kb: KnowledgeBase, outcomes: list[IngestOutcome], action: str = "upload"
+) -> list[IngestOutcome]:
     rt.catalog.log_ingest(kb, [(o.name, o.status.value, o.summary()) for o in outcomes])
+    access.record_ingest(rt, kb.name, outcomes, action)
     return outcomes
 
 
 def listing(rt: Runtime, kb_name: str) -> list[Document]:
     """The ready documents, by name."""
+    access.require(rt, kb_name, access.VIEWER, "see its documents")
     return rt.catalog.documents(rt.catalog.get_kb(kb_name))
 
 
@@ -98,6 +105,7 @@ def rows(docs: list[Document]) -> list[DocumentRow]:
 
 def chunks(rt: Runtime, kb_name: str, doc_id: str) -> list[Chunk]:
     """A document's chunks in order."""
+    access.require(rt, kb_name, access.VIEWER, "see its documents")
     return rt.store.document_chunks(rt.open_kb(kb_name), doc_id)
 
 
@@ -110,6 +118,7 @@ def details(rt: Runtime, kb_name: str, doc_id: str) -> DocumentDetails | None:
 
 def original(rt: Runtime, kb_name: str, doc_id: str) -> Path | None:
     """The kept original of a ready document, or None if the document or its file is gone."""
+    access.require(rt, kb_name, access.VIEWER, "see its documents")
     kb = rt.catalog.get_kb(kb_name)
     doc = rt.catalog.get_document(kb, doc_id)
     return None if doc is None else kept_originals(rt, kb, {doc.doc_id: doc.name}).get(doc.doc_id)
@@ -123,7 +132,10 @@ def kept_originals(rt: Runtime, kb: KnowledgeBase, names: dict[str, str]) -> dic
 
 def delete(rt: Runtime, kb_name: str, name_or_id: str) -> Document:
     """Delete a document by file name or id; returns what was deleted."""
-    return delete_document(rt, kb_name, name_or_id)
+    access.require(rt, kb_name, access.EDITOR, "delete documents")
+    doc = delete_document(rt, kb_name, name_or_id)
+    access.record(rt, "delete", kb_name, doc.name, doc.doc_id)
+    return doc
 
 
 def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None = None) -> IngestOutcome:
@@ -132,13 +144,14 @@ def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None
     The id is the hash of the bytes, so the old version must go before the new one can be written:
     between the two steps the document is briefly absent from search.
     """
+    access.require(rt, kb_name, access.EDITOR, "re-ingest documents")
     path = original(rt, kb_name, doc.doc_id)
     kb = rt.open_kb(kb_name)
     if path is None:
         return _logged(rt, kb, [failed(doc.name, "the original file is missing", doc.doc_id)])[0]
     data = path.read_bytes()
     delete_document(rt, kb_name, doc.doc_id)
-    return _logged(rt, kb, [ingest_bytes(rt, kb, doc.name, data, progress)])[0]
+    return _logged(rt, kb, [ingest_bytes(rt, kb, doc.name, data, progress)], "reingest")[0]
 
 
 def human_size(size: int) -> str:

@@ -39,8 +39,11 @@ def _runtime(settings: Settings) -> Runtime:
 
 
 def runtime() -> Runtime:
-    """The process's Runtime for the configuration in the environment (KB_* variables)."""
-    return _runtime(load_settings())
+    """The process's Runtime for the configuration in the environment (KB_* variables), acting for the
+    signed-in user (app/ui/signin.py)."""
+    from app.ui import signin
+
+    return signin.acting(_runtime(load_settings()))
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,9 +52,10 @@ def api_server():
     pages' own Runtime; None if its port is taken. Also starts loading the reranker and its self-test."""
     from app.api.server import start
     from app.service import health
+    from app.ui import signin
 
-    rt = runtime()
-    server = start(rt)
+    rt = _runtime(load_settings())
+    server = start(rt, signed_in=signin.configured())
     health.watch(rt)
     return server
 
