@@ -31,7 +31,7 @@ else:
         st.caption("Nobody has a role yet: users other than the admins (KB_ADMINS) see no knowledge base.")
     with st.form("grant_role", clear_on_submit=True):
         left, middle, right = st.columns([2, 3, 1])
-        kb = left.selectbox("Knowledge base", names, index=None, placeholder="pick one")
+        kb = left.selectbox("Grant a role on", names, index=None, placeholder="pick a knowledge base")
         email = middle.text_input("User's e-mail", placeholder="name@example.com")
         role = right.selectbox("Role", ROLES)
         if st.form_submit_button("Grant"):

@@ -139,9 +139,14 @@ def test_the_api_with_sign_in_applies_the_tokens_roles(rt):
     tokens.revoke(access.as_user(rt, VIEWER), rt.access.tokens(VIEWER)[0].id)
     refused = client.get("/api/kbs", headers=as_viewer)
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
-    # KB_API_TOKEN is for single-user mode: with sign-in it opens nothing
-    shared = TestClient(create_app(rt.as_user(None), signed_in=True))
-    assert shared.get("/api/kbs", headers={"Authorization": f"Bearer {rt.settings.api_token or 'x'}"}).status_code == 401
+
+
+def test_with_sign_in_the_shared_api_token_opens_nothing(make_runtime):
+    rt = make_runtime(rerank_backend="off", api_token="the-shared-secret")
+    shared = {"Authorization": "Bearer the-shared-secret"}
+    assert TestClient(create_app(rt)).get("/api/kbs", headers=shared).status_code == 200  # single-user mode
+    refused = TestClient(create_app(rt, signed_in=True)).get("/api/kbs", headers=shared)
+    assert refused.status_code == 401 and "unknown or was revoked" in refused.json()["detail"]
 
 
 def test_secrets_without_the_needed_keys_are_refused(tmp_path):

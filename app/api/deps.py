@@ -18,7 +18,7 @@ from app.service import tokens
 
 bearer = HTTPBearer(
     auto_error=False,
-    scheme_name="token",
+    scheme_name="KB_API_TOKEN",
     description="`Authorization: Bearer <token>`: KB_API_TOKEN in single-user mode when it is set; with sign-in, "
     "a personal token from the Account page.",
 )
