@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at);
--- kind: preset | query_set | label; item names it within the knowledge base (see `label_item`).
+-- kind: preset (item "name@version") | query_set | label (see `label_item`), within the knowledge base.
 CREATE TABLE IF NOT EXISTS authors (
     kb TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -229,12 +229,13 @@ class AccessStore:
 
     # who made presets, query sets and labels
 
-    def note_author(self, kb: str, kind: str, items: list[str], email: str) -> None:
+    def note_author(self, kb: str, kind: str, items: list[str], email: str, replace: bool = True) -> None:
+        """`replace=False` keeps an item's first author (a preset version saved again unchanged)."""
         now = time.time()
+        verb = "REPLACE" if replace else "IGNORE"
         with self._connect() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO authors VALUES (?, ?, ?, ?, ?)", [(kb, kind, i, email, now) for i in items]
-            )
+            rows = [(kb, kind, item, email, now) for item in items]
+            db.executemany(f"INSERT OR {verb} INTO authors VALUES (?, ?, ?, ?, ?)", rows)
 
     def authors(self, kb: str, kind: str) -> dict[str, str]:
         """item -> e-mail of whoever made (or last saved) it."""

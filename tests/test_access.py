@@ -39,7 +39,10 @@ def test_a_viewer_reads_and_labels_but_cannot_change_documents(rt):
     assert kbs.names(viewer) == ["manuals"]
     assert [d.name for d in documents.listing(viewer, "manuals")] == ["pump.txt"]
     hit = search.run(viewer, "manuals", "pump overheats", rerank=False).result.hits[0]
-    queries.label_result(viewer, "manuals", "smoke", "pump overheats", hit.chunk, 2)
+    label = queries.label_result(viewer, "manuals", "smoke", "pump overheats", hit.chunk, 2)
+    assert access.authors(viewer, "manuals", "query_set") == {"smoke": VIEWER}
+    assert list(access.authors(viewer, "manuals", "label").values()) == [VIEWER]
+    assert queries.labels(viewer, "manuals", "smoke") == [label]
 
     with pytest.raises(AccessDenied, match="needs the editor role; vic@example.com is a viewer"):
         documents.ingest_uploads(viewer, "manuals", [("faq.md", FAQ)])
@@ -59,7 +62,9 @@ def test_an_editor_changes_documents_and_presets_but_not_knowledge_bases(rt):
     [outcome] = documents.ingest_uploads(editor, "manuals", [("faq.md", FAQ)])
     assert outcome.ok
     presets.save(editor, "manuals", "pump fixes", "Given a pump fault, find the fix")
-    assert access.authors(editor, "manuals", "preset") == {"pump fixes": EDITOR}
+    presets.save(access.as_user(rt, ADMIN), "manuals", "pump fixes", "Given a pump fault, find the fix")  # same text
+    presets.save(access.as_user(rt, ADMIN), "manuals", "pump fixes", "Given a pump fault, find the repair")
+    assert access.authors(editor, "manuals", "preset") == {"pump fixes@1": EDITOR, "pump fixes@2": ADMIN}
     with pytest.raises(AccessDenied, match="Only an admin"):
         kbs.create(editor, "other")
     with pytest.raises(AccessDenied, match="Only an admin .* create knowledge base 'new'"):
@@ -170,3 +175,18 @@ def test_serve_on_a_public_address_without_sign_in_exits_with_how_to_configure_i
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: kb serve --address 0.0.0.0 would let anyone who can reach this machine")
     assert "[auth] table with redirect_uri, cookie_secret, client_id" in proc.stderr and "--no-auth" in proc.stderr
+
+
+def test_no_auth_puts_a_warning_on_every_page(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from app.signin import NO_AUTH_ENV
+
+    monkeypatch.setenv("KB_RERANK_BACKEND", "off")
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120).run()
+    assert not at.warning  # single-user mode on loopback: as before
+    monkeypatch.setenv(NO_AUTH_ENV, "1")
+    for page in ("knowledge_bases", "admin"):
+        at.switch_page(f"../pages/{page}.py").run()
+        assert not at.exception
+        assert at.warning[0].value.startswith("This app was started with `kb serve --no-auth`")

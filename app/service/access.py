@@ -134,12 +134,12 @@ def audit_log(rt: Runtime, *, actor: str = "", action: str = "", kb: str = "", l
 # who made presets, query sets and labels
 
 
-def note_author(rt: Runtime, kb: str, kind: str, items: list[str]) -> None:
-    rt.access.note_author(kb, kind, items, actor(rt))
+def note_author(rt: Runtime, kb: str, kind: str, items: list[str], replace: bool = True) -> None:
+    rt.access.note_author(kb, kind, items, actor(rt), replace)
 
 
 def authors(rt: Runtime, kb: str, kind: str) -> dict[str, str]:
-    """item -> who made it, for `kind` preset, query_set or label (see `app.access.label_item`)."""
+    """item -> who made it, for `kind` preset ("name@version"), query_set or label (`app.access.label_item`)."""
     require(rt, kb, VIEWER, "see who made what")
     return rt.access.authors(kb, kind)
 

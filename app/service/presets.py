@@ -25,15 +25,19 @@ def save(rt: Runtime, kb_name: str, name: str, instruction: str) -> None:
     name = name.strip()
     if name in {p.name for p in BUILTIN_PRESETS}:
         raise InvalidInput(f"{name!r} is a built-in preset; pick another name.")
-    rt.catalog.save_preset(rt.catalog.get_kb(kb_name), name, instruction)
-    access.note_author(rt, kb_name, "preset", [name])
+    kb = rt.catalog.get_kb(kb_name)
+    rt.catalog.save_preset(kb, name, instruction)
+    version = max(v.version for v in records.versions(rt.catalog, kb) if v.name == name)
+    access.note_author(rt, kb_name, "preset", [f"{name}@{version}"], replace=False)
     access.record(rt, "preset save", kb_name, detail=f"{name}: {instruction.strip()}")
 
 
 def delete(rt: Runtime, kb_name: str, name: str) -> None:
     access.require(rt, kb_name, access.EDITOR, "delete presets")
     rt.catalog.delete_preset(rt.catalog.get_kb(kb_name), name)
-    rt.access.forget_author(kb_name, "preset", name)
+    for item in rt.access.authors(kb_name, "preset"):
+        if item.rpartition("@")[0] == name:
+            rt.access.forget_author(kb_name, "preset", item)
     access.record(rt, "preset delete", kb_name, detail=name)
 
 

@@ -145,7 +145,11 @@ def _save_preset(rt: Runtime, kb: str) -> None:
 
 
 def _delete_preset(rt: Runtime, kb: str, name: str) -> None:
-    presets.delete(rt, kb, name)
+    try:
+        presets.delete(rt, kb, name)
+    except KBError as exc:  # a viewer: presets need the editor role
+        st.session_state[PRESET_MESSAGE] = f"Not deleted: {exc}"
+        return
     st.session_state[PRESET_MESSAGE] = f"Deleted preset {name!r}."
 
 
