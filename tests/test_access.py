@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.api.app import create_app
 from app.errors import AccessDenied, ConfigError, NotSignedIn
-from app.service import access, documents, kbs, presets, queries, search, tokens
+from app.service import access, documents, kbs, presets, queries, search, status, tokens
 from app.signin import auth_section, check_exposure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +75,8 @@ def test_an_editor_changes_documents_and_presets_but_not_knowledge_bases(rt):
 def test_a_user_without_a_role_sees_no_knowledge_base(rt):
     nobody = access.as_user(rt, NOBODY)
     assert kbs.names(nobody) == [] and kbs.summaries(nobody) == []
+    assert (status.store_facts(nobody).kbs, status.store_facts(nobody).documents) == (0, 0)
+    assert (status.store_facts(rt).kbs, status.store_facts(rt).documents) == (1, 1)
     with pytest.raises(AccessDenied, match="nob@example.com has no role on knowledge base 'manuals'"):
         documents.listing(nobody, "manuals")
     with pytest.raises(AccessDenied, match="has no role"):

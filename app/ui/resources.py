@@ -16,6 +16,7 @@ import streamlit as st
 from app.config import Settings, load_settings
 from app.rerank.service import EngineState, RerankService, keep_compile_cache_in
 from app.runtime import Runtime
+from app.ui import signin
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,8 +42,6 @@ def _runtime(settings: Settings) -> Runtime:
 def runtime() -> Runtime:
     """The process's Runtime for the configuration in the environment (KB_* variables), acting for the
     signed-in user (app/ui/signin.py)."""
-    from app.ui import signin
-
     return signin.acting(_runtime(load_settings()))
 
 
@@ -52,7 +51,6 @@ def api_server():
     pages' own Runtime; None if its port is taken. Also starts loading the reranker and its self-test."""
     from app.api.server import start
     from app.service import health
-    from app.ui import signin
 
     rt = _runtime(load_settings())
     server = start(rt, signed_in=signin.configured())
