@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> dict:
             "reranker": {k: health[k] for k in ("model", "device", "state")},
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "date": time.strftime("%Y-%m-%d"),
-            "kb_docs": args.docs if not args.url else None,
+            "kb_docs": args.docs if proc is not None else None,
             # 1/5/15-minute load averages: on a shared machine other work takes cores from the timed one
             "load_average_before": os.getloadavg(),
         }

@@ -239,3 +239,15 @@ def test_aes_pdf_opens_without_the_cryptography_package():
 def test_chinese_pdf(cjk_font):
     doc = load_document("中文.pdf", make_pdf(["第一页。", "第二页！"], font_path=cjk_font))
     assert doc.pages == [Page(1, "第一页。"), Page(2, "第二页！")]
+
+
+def test_ocr_paragraphs_split_at_a_wider_step_and_not_at_a_short_line():
+    from ingest.loaders.ocr import OcrLine, _paragraphs
+
+    def line(top: float, height: float = 45) -> OcrLine:
+        return OcrLine("words", (100, top, 900, top + height))
+
+    # 300-dpi pitches seen on the generated scans: 48 px within a paragraph, 68 px across; the fourth line
+    # has no ascenders (a shorter box further down), which a gap between box edges would take for a break.
+    lines = [line(0), line(48), line(96), line(152, 36), line(210), line(258), line(306)]
+    assert [x.paragraph for x in _paragraphs(lines)] == [0, 0, 0, 0, 1, 1, 1]

@@ -96,11 +96,6 @@ def _concatenate(pdfs: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.xfail(
-    reason="seen failing on the final main of 2026-12-01 (the page's OCR text came out as one paragraph, so "
-    "split('\\n\\n')[1] had nothing to take); not yet understood, see the session's closing note",
-    strict=False,
-)
 def test_page_view_of_a_scanned_page_marks_the_recognised_lines(english_300):
     from app.service.pages import render_passage
 

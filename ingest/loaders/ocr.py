@@ -31,6 +31,9 @@ from app.errors import IngestError
 # to it anyway (its `max_side_len`); for A4 it is about 170 dpi.
 MAX_SIDE_PX = 2000
 MIN_SCORE = 0.5  # RapidOCR lines recognised with less confidence are mostly noise read as text
+# Lines of one paragraph are ~1.05 line heights apart, centre to centre; a paragraph break adds half a line
+# or more (measured on the generated scans: 48 px within, 68 px across, at 300 dpi).
+PARAGRAPH_STEP = 1.25
 TESSERACT_LANGUAGES = "eng+chi_sim"
 TESSERACT_TIMEOUT_S = 300
 ENGINES = ("on", "tesseract")
@@ -165,15 +168,21 @@ def _merge_rows(boxes: list[OcrLine]) -> list[OcrLine]:
 
 
 def _paragraphs(lines: list[OcrLine]) -> list[OcrLine]:
-    """Paragraph numbers: a new paragraph where the gap above a line is larger than 0.9 of a typical line
-    height, or where the next column starts (the line is above the previous one)."""
+    """Paragraph numbers: a new paragraph where the step from one line's centre to the next is more than
+    PARAGRAPH_STEP times the page's typical step, or where the next column starts (the line is above the
+    previous one). Centres, not box edges: a line without ascenders or descenders has a shorter box, so the
+    gap between boxes varies by more within a paragraph than the step between centres does."""
     if not lines:
         return []
-    typical = median(line.box[3] - line.box[1] for line in lines)
+    centres = [(line.box[1] + line.box[3]) / 2 for line in lines]
+    steps = [b - a for a, b in zip(centres, centres[1:], strict=False) if b > a]
+    typical_step = median(steps) if steps else 0.0
+    typical_height = median(line.box[3] - line.box[1] for line in lines)
     out, paragraph = [lines[0]], 0
-    for previous, line in zip(lines, lines[1:], strict=False):
-        gap = line.box[1] - previous.box[3]
-        if gap > 0.9 * typical or line.box[1] < previous.box[1] - typical:
+    for i in range(1, len(lines)):
+        previous, line = lines[i - 1], lines[i]
+        step = centres[i] - centres[i - 1]
+        if step > PARAGRAPH_STEP * typical_step or line.box[1] < previous.box[1] - typical_height:
             paragraph += 1
         out.append(OcrLine(line.text, line.box, paragraph))
     return out
