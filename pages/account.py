@@ -18,7 +18,9 @@ roles = access.my_roles(rt)
 st.subheader("Your roles")
 if roles:
     st.dataframe([{"knowledge base": kb, "role": role} for kb, role in roles.items()], hide_index=True)
-elif not rt.user.admin:
+elif rt.user.admin:
+    st.caption("As an admin (KB_ADMINS) you may do everything on every knowledge base.")
+else:
     st.caption("No role on any knowledge base yet: ask an admin to grant you one.")
 
 st.subheader("API tokens")
