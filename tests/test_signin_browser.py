@@ -128,6 +128,13 @@ def go(page, title: str) -> None:
         raise
 
 
+def kb(api_url: str, token: str, *args: str) -> subprocess.CompletedProcess:
+    """A `kb` command through the running app, with a personal token as KB_API_TOKEN."""
+    env = {**os.environ, "KB_API_URL": api_url, "KB_API_TOKEN": token}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
 def api(api_url: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
@@ -196,6 +203,12 @@ def test_two_users_sign_in_and_get_what_their_roles_allow(app, browser, tmp_path
     bob.get_by_role("button", name="Make a token").click()
     token = bob.locator('[data-testid="stCode"] code').inner_text().strip()
     assert token.startswith("kbt_")
+    assert kb(api_url, token, "list").stdout.startswith("manuals\tdocuments=1")  # the CLI through the app
+    refused = kb(api_url, token, "delete", "pump.txt", "--kb", "manuals")
+    assert refused.returncode == 2 and "needs the editor role" in refused.stderr
+    carol_token = "kbt_carols-own-token-for-this-test"
+    store.add_token(CAROL, "cli", carol_token)
+    assert kb(api_url, carol_token, "list").stdout.startswith("no knowledge bases yet")
     with api(api_url, token) as client:
         assert [k["name"] for k in client.get("/api/kbs").json()["kbs"]] == ["manuals"]
         refused = client.post("/api/kbs/manuals/documents", files=[("files", ("faq.md", b"# FAQ\n\nRefunds."))])
