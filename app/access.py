@@ -104,9 +104,12 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+LABEL_SEP = "\x1f"  # in no query, file name or set name a user types
+
+
 def label_item(set_name: str, query: str, doc: str, page: int | None, start: int, end: int | None) -> str:
     """The authors-table key of a label: its query set and its anchor, as the catalog keys labels."""
-    return "\x1f".join(map(str, (set_name, query, doc, page, start, end)))
+    return LABEL_SEP.join(map(str, (set_name, query, doc, page, start, end)))
 
 
 class AccessStore:
@@ -243,6 +246,13 @@ class AccessStore:
             rows = db.execute("SELECT item, email FROM authors WHERE kb = ? AND kind = ?", (kb, kind)).fetchall()
         return {r["item"]: r["email"] for r in rows}
 
-    def forget_author(self, kb: str, kind: str, item: str) -> None:
+    def forget_author(self, kb: str, kind: str, item: str, prefix: bool = False) -> None:
+        """The item's author; with `prefix`, every item that starts with `item` (a set's labels)."""
         with self._connect() as db:
-            db.execute("DELETE FROM authors WHERE kb = ? AND kind = ? AND item = ?", (kb, kind, item))
+            if prefix:  # substr, not LIKE: the item may hold % or _
+                db.execute(
+                    "DELETE FROM authors WHERE kb = ? AND kind = ? AND substr(item, 1, ?) = ?",
+                    (kb, kind, len(item), item),
+                )
+            else:
+                db.execute("DELETE FROM authors WHERE kb = ? AND kind = ? AND item = ?", (kb, kind, item))

@@ -30,8 +30,9 @@ if set_name:
     summary = next(s for s in sets if s.name == set_name)
     made_by = access.authors(rt, kb, "query_set").get(set_name)
     left.caption(f"{summary.queries} queries, {summary.labels} labels")
-    if made_by:
-        left.text(f"made by {made_by}")  # text: an e-mail is no Markdown
+    by = ", ".join(f"{email} ({n})" for email, n in queries.label_authors(rt, kb, set_name).items())
+    if made_by or by:  # text, not Markdown: an e-mail may hold _ or *
+        left.text(f"made by {made_by or 'unknown'}; labels by {by or 'nobody recorded'}")
     csv_col, jsonl_col = left.columns(2)
     csv_col.download_button("Export CSV", queries.export(rt, kb, set_name, "csv"), file_name=f"{set_name}.csv")
     jsonl_col.download_button("Export JSONL", queries.export(rt, kb, set_name, "jsonl"),

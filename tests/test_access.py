@@ -42,6 +42,7 @@ def test_a_viewer_reads_and_labels_but_cannot_change_documents(rt):
     label = queries.label_result(viewer, "manuals", "smoke", "pump overheats", hit.chunk, 2)
     assert access.authors(viewer, "manuals", "query_set") == {"smoke": VIEWER}
     assert list(access.authors(viewer, "manuals", "label").values()) == [VIEWER]
+    assert queries.label_authors(viewer, "manuals", "smoke") == {VIEWER: 1}
     assert queries.labels(viewer, "manuals", "smoke") == [label]
 
     with pytest.raises(AccessDenied, match="needs the editor role; vic@example.com is a viewer"):
@@ -65,6 +66,12 @@ def test_an_editor_changes_documents_and_presets_but_not_knowledge_bases(rt):
     presets.save(access.as_user(rt, ADMIN), "manuals", "pump fixes", "Given a pump fault, find the fix")  # same text
     presets.save(access.as_user(rt, ADMIN), "manuals", "pump fixes", "Given a pump fault, find the repair")
     assert access.authors(editor, "manuals", "preset") == {"pump fixes@1": EDITOR, "pump fixes@2": ADMIN}
+    hit = search.run(editor, "manuals", "pump overheats", rerank=False).result.hits[0]
+    queries.label_result(editor, "manuals", "100%_done", "pump overheats", hit.chunk, 1)
+    queries.label_result(editor, "manuals", "100%", "pump overheats", hit.chunk, 2)
+    queries.delete_set(editor, "manuals", "100%")  # its labels' authors go with it, not the other set's
+    assert queries.label_authors(editor, "manuals", "100%_done") == {EDITOR: 1}
+    assert queries.label_authors(editor, "manuals", "100%") == {}
     with pytest.raises(AccessDenied, match="Only an admin"):
         kbs.create(editor, "other")
     with pytest.raises(AccessDenied, match="Only an admin .* create knowledge base 'new'"):

@@ -6,11 +6,12 @@ knowledge base's stored text when they come in: an import with any bad row is re
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.access import label_item
+from app.access import LABEL_SEP, label_item
 from app.catalog import KnowledgeBase
 from app.errors import InvalidInput
 from app.models import Chunk
@@ -76,6 +77,7 @@ def delete_set(rt: Runtime, kb_name: str, name: str) -> None:
     kb = rt.catalog.get_kb(kb_name)
     records.delete_set(rt.catalog, kb, records.require_set(rt.catalog, kb, name))
     rt.access.forget_author(kb_name, "query_set", name)
+    rt.access.forget_author(kb_name, "label", name + LABEL_SEP, prefix=True)
     access.record(rt, "query set delete", kb_name, detail=name)
 
 
@@ -83,6 +85,14 @@ def labels(rt: Runtime, kb_name: str, set_name: str) -> list[Label]:
     access.require(rt, kb_name, access.VIEWER, "see its query sets")
     kb = rt.catalog.get_kb(kb_name)
     return records.labels(rt.catalog, kb, records.require_set(rt.catalog, kb, set_name))
+
+
+def label_authors(rt: Runtime, kb_name: str, set_name: str) -> dict[str, int]:
+    """Who made the set's labels: e-mail (or `local`) -> how many, most first; labels made before authors
+    were recorded are not counted."""
+    prefix = set_name + LABEL_SEP
+    found = access.authors(rt, kb_name, "label")
+    return dict(Counter(email for item, email in found.items() if item.startswith(prefix)).most_common())
 
 
 def label_result(rt: Runtime, kb_name: str, set_name: str, query: str, chunk: Chunk, grade: int) -> Label:
