@@ -147,18 +147,16 @@ def authors(rt: Runtime, kb: str, kind: str) -> dict[str, str]:
 # writing documents
 
 
-def open_for_writing(rt: Runtime, kb: str):
-    """The knowledge base to add documents to, if the user is an editor of it; created if missing, which
-    only an admin may do (and which is audited)."""
+def require_writer(rt: Runtime, kb: str) -> bool:
+    """Raise unless the user may add documents to `kb`: an editor of it, or an admin when it does not exist
+    yet (uploading creates it). Returns whether it is missing (the caller records its creation)."""
     try:
         rt.catalog.get_kb(kb)
     except KnowledgeBaseNotFound:
         require_admin(rt, f"create knowledge base {kb!r} (uploading into a missing one creates it)")
-        created = rt.open_or_create_kb(kb)
-        record(rt, "kb create", created.name)
-        return created
+        return True
     require(rt, kb, EDITOR, "upload documents")
-    return rt.open_kb(kb)
+    return False
 
 
 def record_ingest(rt: Runtime, kb: str, outcomes, action: str = "upload") -> None:

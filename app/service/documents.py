@@ -39,8 +39,17 @@ class DocumentRow:
 
 def open_for_upload(rt: Runtime, kb_name: str) -> KnowledgeBase:
     """The knowledge base to ingest into, created if missing, cleared of debris from interrupted writes."""
-    kb = access.open_for_writing(rt, kb_name)
+    kb = _writable(rt, kb_name)
     recover(rt, kb)
+    return kb
+
+
+def _writable(rt: Runtime, kb_name: str) -> KnowledgeBase:
+    """The knowledge base, if the user may add documents to it; created (and audited) if missing."""
+    created = access.require_writer(rt, kb_name)
+    kb = rt.open_or_create_kb(kb_name)
+    if created:
+        access.record(rt, "kb create", kb.name)
     return kb
 
 
@@ -48,7 +57,7 @@ def ingest_upload(
     rt: Runtime, kb_name: str, name: str, data: bytes, progress: Progress | None = None
 ) -> IngestOutcome:
     """One uploaded file into the knowledge base (created if missing). Never raises for a bad file."""
-    kb = access.open_for_writing(rt, kb_name)
+    kb = _writable(rt, kb_name)
     return _logged(rt, kb, [ingest_bytes(rt, kb, name, data, progress)])[0]
 
 
@@ -64,7 +73,7 @@ def ingest_files(
     rt: Runtime, kb_name: str, paths: Iterable[Path], progress_for: Callable[[str], Progress] | None = None
 ) -> Iterator[IngestOutcome]:
     """Files and folders on this machine (recursively), in groups; one outcome per file, in order."""
-    access.open_for_writing(rt, kb_name)
+    _writable(rt, kb_name)
     for outcome in ingest_paths(rt, kb_name, paths, progress_for):
         yield _logged(rt, rt.catalog.get_kb(kb_name), [outcome])[0]
 
