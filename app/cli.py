@@ -289,6 +289,8 @@ def cmd_serve(args) -> int:
     env.update(KB_API_HOST=settings.api_host, KB_API_PORT=str(settings.api_port))
     if args.no_auth and not signed_in:
         env[signin.NO_AUTH_ENV] = "1"  # every page shows a warning banner
+    elif args.no_auth:
+        print(f"note: sign-in is configured in {secrets}, so --no-auth changes nothing", file=sys.stderr)
     # app/serve.py: the pages of app/main.py, plus the REST API started with the server (see its docstring).
     command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app" / "serve.py")]
     command += ["--server.port", str(args.port), "--server.address", args.address, "--secrets.files", str(secrets)]
