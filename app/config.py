@@ -60,6 +60,12 @@ class Settings:
         0,
         "vLLM max_num_batched_tokens for the reranker; 0: 65536 on a GPU of 70 GiB or more, else vLLM's default.",
     )
+    rerank_compile: str = _setting(
+        "KB_RERANK_COMPILE",
+        "on",
+        "`on`: torch.compile the GPU engine (faster ranking; the compile cache in the data dir shortens restarts); "
+        "`off`: run it eagerly, for a shorter engine start (docs/BENCHMARKS.md).",
+    )
     rerank_gpu_memory: float = _setting(
         "KB_RERANK_GPU_MEMORY", 0.5, "Fraction of GPU memory the in-process vLLM engine may take."
     )
@@ -174,6 +180,7 @@ def _validate(s: Settings) -> None:
     choice("KB_RERANK_BACKEND", s.rerank_backend, RERANK_BACKENDS)
     choice("KB_RECALL_MODE", s.recall_mode, RECALL_MODES)
     choice("KB_RERANK_QUANTIZATION", s.rerank_quantization, QUANTIZATIONS)
+    choice("KB_RERANK_COMPILE", s.rerank_compile, ("on", "off"))
     choice("KB_OCR", s.ocr, OCR_MODES)
     positive = {
         "KB_CHUNK_TOKENS": s.chunk_tokens,

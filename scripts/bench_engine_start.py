@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--shape", default="tiny", choices=("tiny", "0.6b", "4b"))
     parser.add_argument("--model-dir", required=True, help="built here once (random weights), reused after")
     parser.add_argument("--cache", required=True, help="VLLM_CACHE_ROOT")
+    parser.add_argument("--compile", choices=("on", "off"), default="on", help="KB_RERANK_COMPILE")
     parser.add_argument("--json-out")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also sample the stacks during the start and print the N functions on them longest")
@@ -46,7 +47,7 @@ def main() -> None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         build_random_reranker(model, args.shape, device=device, dtype="bfloat16" if device == "cuda" else "float32")
     service = RerankService(load_settings(env={}, rerank_backend="vllm", rerank_model=str(model),
-                                          rerank_gpu_memory=0.85))
+                                          rerank_gpu_memory=0.85, rerank_compile=args.compile))
     sampler = StackSampler()
     t = time.monotonic()
     if args.profile:
@@ -63,6 +64,7 @@ def main() -> None:
     result = {
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU",
         "compile_cache": "cold" if cold else "warm",
+        "compile": args.compile,
         "process_start_to_ready_s": round(ready - began, 1),  # imports of torch and the app included
         "engine_start_s": round(ready - t, 1),
         "stages": stages,

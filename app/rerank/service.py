@@ -231,6 +231,7 @@ class RerankService:
                 quantization=s.rerank_quantization,
                 max_batched_tokens=s.rerank_max_batched_tokens,
                 gpu_memory=s.rerank_gpu_memory,
+                compile=s.rerank_compile == "on",
             )
 
     def _at_stage(self, stage: str) -> None:

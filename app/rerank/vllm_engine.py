@@ -67,6 +67,7 @@ class VllmReranker:
         max_batched_tokens: int = 0,
         gpu_memory: float = 0.5,
         dtype: str = "auto",
+        compile: bool = True,
     ):
         """Start the engine (blocks until it is ready; raises what vLLM raised if it cannot start).
 
@@ -78,12 +79,13 @@ class VllmReranker:
             max_batched_tokens: vLLM max_num_batched_tokens; 0 picks one (see `batched_tokens`).
             gpu_memory: fraction of GPU memory for the engine (ignored on CPU).
             dtype: "auto" follows the checkpoint's dtype.
+            compile: torch.compile the model on a GPU (False: eager, a shorter start); CPU is always eager.
         """
         self.model = model
         self.max_doc_tokens = max_doc_tokens
         self.max_model_len = max_doc_tokens + QUERY_BUDGET_TOKENS
         self._engine_kwargs = engine_options(
-            model, self.max_model_len, quantization, max_batched_tokens, gpu_memory, dtype
+            model, self.max_model_len, quantization, max_batched_tokens, gpu_memory, dtype, compile
         )
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
@@ -180,7 +182,13 @@ class VllmReranker:
 
 
 def engine_options(
-    model: str, max_model_len: int, quantization: str, max_batched_tokens: int, gpu_memory: float, dtype: str
+    model: str,
+    max_model_len: int,
+    quantization: str,
+    max_batched_tokens: int,
+    gpu_memory: float,
+    dtype: str,
+    compile: bool = True,
 ) -> dict:
     """Keyword arguments of vLLM's `LLM` for the reranker (arguments as in `VllmReranker`)."""
     import torch
@@ -216,9 +224,8 @@ def engine_options(
         # CUDA graphs cover steps of at most 512 tokens; a rerank step is a whole query's candidates
         # (~36k tokens for 100), so capturing them only costs start time (~8 s for the 4B model).
         options["compilation_config"] = {"cudagraph_mode": "NONE"}
-    else:
-        # no CUDA graphs on CPU, and torch.compile would only add start time
-        options["enforce_eager"] = True
+    # no CUDA graphs on CPU, and torch.compile would only add start time there
+    options["enforce_eager"] = not (cuda and compile)
     return options
 
 
