@@ -66,24 +66,40 @@ class ApiClient:
         parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
         return self._call("POST", f"/api/kbs/{_seg(kb)}/documents", files=parts)["outcomes"]
 
-    def ingest_paths(self, kb: str, paths: Iterable[Path]) -> Iterator[dict]:
-        """Files and folders as `kb ingest` takes them, uploaded in groups; one outcome per file, in order."""
-        from ingest.pipeline import expand_paths, failed
+    def ingest_paths(self, kb: str, paths: Iterable[Path], settings: Settings, follow_symlinks: bool = False
+                     ) -> Iterator[dict]:
+        """Files and folders as `kb ingest` takes them (links out of a folder skipped unless `follow_symlinks`,
+        the batch limits checked before anything is read, files read in bounded size: `settings`), uploaded
+        in groups; one outcome per file, in order."""
+        from app.errors import IngestError
+        from ingest.limits import read_file
+        from ingest.pipeline import failed, nothing_to_ingest, plan_paths, skipped
 
+        paths = list(paths)
+        found = plan_paths(settings, paths, follow_symlinks)
+        if all(f.skipped for f in found):
+            yield from (_outcome(skipped(f)) for f in found)
+            raise nothing_to_ingest(paths)
+        max_bytes = settings.max_file_mb * 2**20
         group: list[tuple[str, bytes]] = []
         size = 0
-        for path in expand_paths(paths):
+        for entry in found:
+            if entry.skipped:
+                yield from self._upload_group(kb, group)  # the files before it keep their place in the output
+                group, size = [], 0
+                yield _outcome(skipped(entry))
+                continue
             try:
-                data = path.read_bytes()
-            except OSError as exc:
+                data = read_file(entry.path, max_bytes)
+            except IngestError as exc:
                 yield from self._upload_group(kb, group)
                 group, size = [], 0
-                yield _outcome(failed(path.name, f"cannot read file: {exc.strerror}"))
+                yield _outcome(failed(entry.path.name, str(exc)))
                 continue
             if group and (len(group) >= UPLOAD_FILES or size + len(data) > self.max_upload_bytes):
                 yield from self._upload_group(kb, group)
                 group, size = [], 0
-            group.append((path.name, data))
+            group.append((entry.path.name, data))
             size += len(data)
         yield from self._upload_group(kb, group)
 

@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 from app.config import RECALL_MODES, SECRET_SETTINGS, describe_settings, load_settings
+from app.display import one_line
 from app.errors import KBError
 from app.evaluate import METHODS
 from app.runtime import Runtime
@@ -29,10 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except KBError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        from app import cli_backend
+
+        cli_backend.close_runtimes()
 
 
 def _quiet_libraries() -> None:
@@ -47,11 +52,12 @@ def _quiet_libraries() -> None:
 
 
 def _runtime() -> Runtime:
+    from app import cli_backend
     from app.rerank.service import keep_compile_cache_in
 
     settings = load_settings()
     keep_compile_cache_in(settings.data_dir)
-    return Runtime(settings)
+    return cli_backend.runtime(settings)
 
 
 def cmd_ingest(args) -> int:
@@ -60,10 +66,16 @@ def cmd_ingest(args) -> int:
 
     failed = 0
     bars = TerminalProgress()
-    for outcome in cli_backend.ingest(load_settings(), args.kb, [Path(p) for p in args.paths], bars.for_group):
+    outcomes = cli_backend.ingest(
+        load_settings(), args.kb, [Path(p) for p in args.paths], bars.for_group, follow_symlinks=args.follow_symlinks
+    )
+    try:
+        for outcome in outcomes:
+            bars.close()
+            print(outcome["summary"], flush=True)
+            failed += outcome["status"] == "failed"
+    finally:
         bars.close()
-        print(outcome["summary"], flush=True)
-        failed += outcome["status"] == "failed"
     return 1 if failed else 0
 
 
@@ -102,14 +114,15 @@ def cmd_list(args) -> int:
     if args.kb:
         for d in cli_backend.documents(load_settings(), args.kb):
             pages = "-" if d["pages"] is None else d["pages"]
-            print(f"{d['name']}\tpages={pages}\tchunks={d['chunks']}\tbytes={d['size']}\tid={d['doc_id'][:12]}")
+            print(f"{one_line(d['name'])}\tpages={pages}\tchunks={d['chunks']}\tbytes={d['size']}\t"
+                  f"id={d['doc_id'][:12]}")
         return 0
     summaries = cli_backend.kb_summaries(load_settings())
     if not summaries:
         print("no knowledge bases yet: `kb ingest PATH --kb NAME` creates one")
     for kb in summaries:
         model = f"{kb['embed_model']} ({kb['embed_dim']}-d)"
-        print(f"{kb['name']}\tdocuments={kb['documents']}\tchunks={kb['chunks']}\tmodel={model}")
+        print(f"{one_line(kb['name'])}\tdocuments={kb['documents']}\tchunks={kb['chunks']}\tmodel={model}")
     return 0
 
 
@@ -117,7 +130,7 @@ def cmd_delete(args) -> int:
     from app import cli_backend
 
     doc = cli_backend.delete(load_settings(), args.kb, args.doc)
-    print(f"deleted {doc['name']} ({doc['chunks']} chunks) from {args.kb}")
+    print(one_line(f"deleted {doc['name']} ({doc['chunks']} chunks) from {args.kb}"))
     return 0
 
 
@@ -125,7 +138,7 @@ def cmd_drop(args) -> int:
     from app.service import kbs
 
     kbs.drop(_runtime(), args.kb)
-    print(f"dropped knowledge base {args.kb}")
+    print(one_line(f"dropped knowledge base {args.kb}"))
     return 0
 
 
@@ -307,6 +320,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add files and folders (recursively) to a knowledge base")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--kb", required=True, help="knowledge base name (created if missing)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="in folders, follow links that lead outside them too (default: skip and report them)")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("search", help="ask a question")

@@ -8,6 +8,7 @@ it runs.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,22 +25,25 @@ def search(settings: Settings, kb: str, question: str, **params) -> dict:
     from app.service import search as service
 
     answer = service.run(
-        _runtime(settings), kb, question, instruction=params.get("instruction"), top_n=params.get("top"),
+        runtime(settings), kb, question, instruction=params.get("instruction"), top_n=params.get("top"),
         recall_k=params.get("recall"), recall_mode=params.get("recall_mode"),
         rerank=not params.get("no_rerank"), context=False,
     )
     return answer.result.as_json()
 
 
-def ingest(settings: Settings, kb: str, paths: list[Path], progress_for: Callable | None = None) -> Iterator[dict]:
-    """One outcome (`summary` plus the IngestOutcome fields) per file, in order; progress only in-process."""
+def ingest(
+    settings: Settings, kb: str, paths: list[Path], progress_for: Callable | None = None, follow_symlinks: bool = False
+) -> Iterator[dict]:
+    """One outcome (`summary` plus the IngestOutcome fields) per file, in order; progress only in-process.
+    Links that leave a folder are skipped (an outcome says so) unless `follow_symlinks`."""
     client = running_app(settings, "ingesting")
     if client is not None:
-        yield from client.ingest_paths(kb, paths)
+        yield from client.ingest_paths(kb, paths, settings, follow_symlinks=follow_symlinks)
         return
     from app.service import documents
 
-    for outcome in documents.ingest_files(_runtime(settings), kb, paths, progress_for):
+    for outcome in documents.ingest_files(runtime(settings), kb, paths, progress_for, follow_symlinks=follow_symlinks):
         yield {"summary": outcome.summary(), **outcome.as_json()}
 
 
@@ -49,7 +53,7 @@ def kb_summaries(settings: Settings) -> list[dict]:
         return client.kbs()
     from app.service import kbs
 
-    return [dataclasses.asdict(s) for s in kbs.summaries(_runtime(settings))]
+    return [dataclasses.asdict(s) for s in kbs.summaries(runtime(settings))]
 
 
 def documents(settings: Settings, kb: str) -> list[dict]:
@@ -58,7 +62,7 @@ def documents(settings: Settings, kb: str) -> list[dict]:
         return client.documents(kb)
     from app.service import documents as service
 
-    return [dataclasses.asdict(d) for d in service.listing(_runtime(settings), kb)]
+    return [dataclasses.asdict(d) for d in service.listing(runtime(settings), kb)]
 
 
 def delete(settings: Settings, kb: str, doc: str) -> dict:
@@ -68,10 +72,23 @@ def delete(settings: Settings, kb: str, doc: str) -> dict:
         return client.delete(kb, doc)
     from app.service import documents as service
 
-    return dataclasses.asdict(service.delete(_runtime(settings), kb, doc))
+    return dataclasses.asdict(service.delete(runtime(settings), kb, doc))
 
 
-def _runtime(settings: Settings):
+_RUNTIMES: list = []
+
+
+def runtime(settings: Settings):
+    """A runtime for work in this process; `close_runtimes()` stops its parse workers at exit."""
     from app.runtime import Runtime
 
-    return Runtime(settings)
+    rt = Runtime(settings)
+    # A second writer waits for the one holding the data dir (app.locks); say so, or a wait looks like a hang.
+    rt.lock.on_wait = lambda message: print(message, file=sys.stderr, flush=True)
+    _RUNTIMES.append(rt)
+    return rt
+
+
+def close_runtimes() -> None:
+    while _RUNTIMES:
+        _RUNTIMES.pop().close()

@@ -95,6 +95,22 @@ class Settings:
         "Hybrid recall: the first round's top chunks used as pseudo-relevance feedback to expand the BM25 "
         "query (RM3); mostly-CJK queries are not expanded; 0 turns feedback off.",
     )
+    parse_timeout_s: float = _setting(
+        "KB_PARSE_TIMEOUT_S", 120.0, "Seconds one file may take to parse and chunk; a slower file is stopped, reported."
+    )
+    parse_max_mb: int = _setting(
+        "KB_PARSE_MAX_MB", 2048, "Memory (MB of address space) one file's parser may use; over it the file is reported."
+    )
+    parse_workers: int = _setting("KB_PARSE_WORKERS", 2, "Parser processes working on files at the same time.")
+    max_file_mb: int = _setting(
+        "KB_MAX_FILE_MB", 200, "Largest file accepted (MB); a larger one is refused before it is read."
+    )
+    max_batch_files: int = _setting(
+        "KB_MAX_BATCH_FILES", 5000, "Most files one upload or `kb ingest` may add; a larger batch is refused whole."
+    )
+    max_batch_mb: int = _setting(
+        "KB_MAX_BATCH_MB", 4096, "Most MB one upload or `kb ingest` may add; a larger batch is refused whole."
+    )
     chroma_host: str = _setting(
         "KB_CHROMA_HOST", "", "ChromaDB server host; empty uses an embedded store in the data dir."
     )
@@ -188,6 +204,11 @@ def _validate(s: Settings) -> None:
         "KB_TOP_N": s.top_n,
         "KB_MAX_DOC_TOKENS": s.max_doc_tokens,
         "KB_CHROMA_PORT": s.chroma_port,
+        "KB_PARSE_TIMEOUT_S": s.parse_timeout_s,
+        "KB_PARSE_WORKERS": s.parse_workers,
+        "KB_MAX_FILE_MB": s.max_file_mb,
+        "KB_MAX_BATCH_FILES": s.max_batch_files,
+        "KB_MAX_BATCH_MB": s.max_batch_mb,
         "KB_API_MAX_BODY_MB": s.api_max_body_mb,
     }
     for name, value in positive.items():
@@ -203,6 +224,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("KB_PRF_DOCS must be at least 0 (0 turns pseudo-relevance feedback off).")
     if s.cjk_dense_weight < 0:
         raise ConfigError("KB_CJK_DENSE_WEIGHT must be at least 0 (0 ignores the embedder for CJK queries).")
+    if s.parse_max_mb < 256:
+        raise ConfigError(f"KB_PARSE_MAX_MB must be at least 256 (got {s.parse_max_mb}): a parser needs about 150 MB.")
     if not 0 < s.rerank_gpu_memory <= 1:
         raise ConfigError("KB_RERANK_GPU_MEMORY is a fraction: give a value in (0, 1].")
     if not 0 < s.api_port < 65536:

@@ -47,3 +47,11 @@ class AccessDenied(KBError):
 
 class NotSignedIn(KBError):
     """Sign-in is on and the request carries no valid identity (an unknown or revoked token)."""
+
+
+class BatchTooLarge(KBError):
+    """An upload or `kb ingest` over KB_MAX_BATCH_FILES or KB_MAX_BATCH_MB, refused whole; the message says which."""
+
+
+class NothingToIngest(KBError):
+    """`kb ingest PATH...` found no file of a supported type."""

@@ -118,6 +118,7 @@ class Document:
     size: int
     added_at: float
     status: str = "ready"
+    generation: int = 0  # which chunk generation is visible (app/ids.py); 0 until a re-ingest
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from app.catalog import KnowledgeBase
+from app.catalog import Hidden, KnowledgeBase
 from app.feedback import rm3_terms
 from app.fusion import convex_combination
+from app.ids import version_of
 from app.models import Candidate, Chunk
 from app.runtime import Runtime
 from app.text import CJK_CHARS
@@ -61,26 +62,36 @@ def dense_weight(query: str, cjk_dense_weight: float) -> float:
 
 
 def recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str) -> list[Candidate]:
-    """The k best chunks for `query`, by `mode`: "dense", "bm25" or "hybrid"."""
+    """The k best chunks for `query`, by `mode`: "dense", "bm25" or "hybrid".
+
+    Runs under the data dir's read lock: the hidden set and every list come from one committed state,
+    never from the middle of another process's write (`app.locks`).
+    """
     if mode not in ("dense", "bm25", "hybrid"):
         raise ValueError(f"unknown recall mode {mode!r}")
-    hidden = rt.catalog.hidden_doc_ids(kb)
+    embedding = rt.embedder.encode_query(query) if mode != "bm25" else None  # the model runs outside the lock
+    with rt.lock.read():
+        return _recall(rt, kb, query, k, mode, embedding)
+
+
+def _recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str, embedding) -> list[Candidate]:
+    hidden = rt.catalog.hidden(kb)
     if mode == "dense":
-        return _as_candidates(_dense(rt, kb, query, k, hidden), "dense")
+        return _as_candidates(_dense(rt, kb, embedding, k, hidden), "dense")
     if mode == "bm25":
-        lexical = rt.lexical(kb).search(query, k, exclude_doc_ids=hidden)
+        lexical = rt.lexical(kb).search(query, k, exclude_doc_ids=hidden.versions)
         return _as_candidates(_with_chunks(rt, kb, lexical, {}), "bm25")
     depth = k * FUSION_DEPTH
     lexical_index = rt.lexical(kb)
-    dense = rt.store.query_ids(kb, rt.embedder.encode_query(query), depth, exclude_doc_ids=hidden)
-    lexical = lexical_index.search(query, depth, exclude_doc_ids=hidden)
+    dense = _dense_ids(rt, kb, embedding, depth, hidden)
+    lexical = lexical_index.search(query, depth, exclude_doc_ids=hidden.versions)
     w = dense_weight(query, rt.settings.cjk_dense_weight)
     fused = convex_combination([dense, lexical], [w, 1 - DENSE_WEIGHT], FUSION_NORM)
     bm25_lists = [lexical]
     feedback = _feedback(rt, kb, query, fused)
     if feedback:
         terms = expanded_query(lexical_index, query, feedback, dict(fused[: rt.settings.prf_docs]))
-        bm25_lists.append(lexical_index.search_terms(terms, depth, exclude_doc_ids=hidden))
+        bm25_lists.append(lexical_index.search_terms(terms, depth, exclude_doc_ids=hidden.versions))
         # The expanded query's list joins the original one, with PRF_SHARE of BM25's weight.
         fused = convex_combination(
             [dense, *bm25_lists],
@@ -129,8 +140,23 @@ def _best_ranks(lists: list[list[tuple[str, float]]]) -> dict[str, int]:
     return ranks
 
 
-def _dense(rt: Runtime, kb: KnowledgeBase, query: str, k: int, hidden: list[str]) -> list[tuple[Chunk, float]]:
-    return rt.store.query(kb, rt.embedder.encode_query(query), k, exclude_doc_ids=hidden)
+def _dense(rt: Runtime, kb: KnowledgeBase, embedding, k: int, hidden: Hidden) -> list[tuple[Chunk, float]]:
+    extra = _partly_hidden(hidden)
+    found = rt.store.query(kb, embedding, k * 2 if extra else k, exclude_doc_ids=hidden.doc_ids)
+    return [(c, s) for c, s in found if version_of(c.chunk_id) not in extra][:k]
+
+
+def _dense_ids(rt: Runtime, kb: KnowledgeBase, embedding, k: int, hidden: Hidden) -> list[tuple[str, float]]:
+    extra = _partly_hidden(hidden)
+    found = rt.store.query_ids(kb, embedding, k * 2 if extra else k, exclude_doc_ids=hidden.doc_ids)
+    return [(cid, s) for cid, s in found if version_of(cid) not in extra][:k]
+
+
+def _partly_hidden(hidden: Hidden) -> set[str]:
+    """Hidden chunk generations of documents that are visible (a re-ingest under way, or its leftovers):
+    the store's filter works on document ids, so these are dropped from its answer (over-fetched 2x)."""
+    whole = set(hidden.doc_ids)
+    return {v for v in hidden.versions if v.split(":", 1)[0] not in whole}
 
 
 def _with_chunks(

@@ -23,11 +23,13 @@ from app.access import AccessStore, User
 from app.catalog import Catalog, KnowledgeBase
 from app.config import Settings, load_settings
 from app.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound
+from app.locks import DataDirLock, data_dir_lock
 
 if TYPE_CHECKING:
     from app.lexical import LexicalIndex
     from app.rerank.service import RerankService
     from app.store import VectorStore
+    from ingest.pool import ParsePool
 
 
 class TextEmbedder(Protocol):
@@ -61,10 +63,14 @@ class Runtime:
     ):
         self.settings = settings or load_settings()
         self.catalog = Catalog(self.settings.catalog_path)
+        # One writer per data dir across processes; searches read whole writes only (app/locks.py).
+        self.lock: DataDirLock = data_dir_lock(self.settings.data_dir)
         self.access = AccessStore(self.settings.catalog_path)
         self.user: User | None = None
         # One dict for every view made by as_user: a resource built through one is built for all.
-        self._resources: dict[str, object] = {"embedder": embedder, "store": store, "reranker": reranker}
+        self._resources: dict[str, object] = {
+            "embedder": embedder, "store": store, "reranker": reranker, "parser": None,
+        }
         self._build_lock = threading.Lock()  # held while a model loads: two threads never build one twice
         self._lexical_lock = threading.Lock()
         self._lexical: dict[str, LexicalIndex] = {}
@@ -109,6 +115,38 @@ class Runtime:
         view.user = user
         return view
 
+    @property
+    def parser(self) -> ParsePool:
+        """The parse worker processes (started on first use; `close()` stops them)."""
+        with self._build_lock:
+            if self._resources["parser"] is None:
+                import atexit
+
+                from ingest.pool import ParsePool
+
+                parser = ParsePool(self.settings, tokenizer=self._tokenizer_spec)
+                atexit.register(parser.close)
+                self._resources["parser"] = parser
+            return self._resources["parser"]
+
+    def _tokenizer_spec(self) -> dict:
+        """What the parse workers load to count tokens: the tokenizer of the embedder given to this
+        runtime, else the configured model's tokenizer.json (no model load), else the model's."""
+        from ingest.pool import serialized, tokenizer_file
+
+        if self._resources["embedder"] is None:
+            path = tokenizer_file(self.settings.embed_model)
+            if path:
+                return {"file": path}
+        return serialized(self.embedder.tokenizer)
+
+    def close(self) -> None:
+        """Stop the parse workers (the models stay: other runtimes may share them)."""
+        with self._build_lock:
+            parser, self._resources["parser"] = self._resources["parser"], None
+        if parser is not None:
+            parser.close()
+
     def lexical(self, kb: KnowledgeBase) -> LexicalIndex:
         """The BM25 index of a knowledge base, opened once per process."""
         from app.lexical import LexicalIndex
@@ -118,9 +156,10 @@ class Runtime:
                 self._lexical[kb.key] = LexicalIndex(self.settings.kb_dir(kb.key) / "bm25")
             return self._lexical[kb.key]
 
-    def forget_lexical(self, kb: KnowledgeBase) -> None:
+    def forget_lexical(self, key: str) -> None:
+        """Drop the open BM25 index of the knowledge base with this key (its folder is being removed)."""
         with self._lexical_lock:
-            self._lexical.pop(kb.key, None)
+            self._lexical.pop(key, None)
 
     def open_kb(self, name: str) -> KnowledgeBase:
         """The knowledge base, checked against the configured embedding model."""
@@ -135,7 +174,11 @@ class Runtime:
         return kb
 
     def open_or_create_kb(self, name: str) -> KnowledgeBase:
+        """The knowledge base, created if missing; two processes that create it at once get the same one."""
         try:
             return self.open_kb(name)
         except KnowledgeBaseNotFound:
-            return self.catalog.create_kb(name, self.settings.embed_model, self.embedder.dim)
+            dim = self.embedder.dim  # loads the model: not while holding the lock
+        with self.lock.write():
+            kb = self.catalog.ensure_kb(name, self.settings.embed_model, dim)
+        return self.open_kb(kb.name)

@@ -2,16 +2,30 @@
 
 One Chroma collection per knowledge base, named by the KB's stable key. We always pass our own
 embeddings: Chroma's default embedding function downloads a model, which fails offline.
+
+Embedded Chroma is not safe across processes: a PersistentClient keeps its HNSW indexes in memory and
+never sees what another process wrote (its searches miss new chunks, return deleted ones, or fail with
+"Error finding id"), and a stale client that writes would persist its old index over the new one
+(chroma-core/chroma#3792). So every read and write runs under the data dir's lock (`app.locks`): writes
+exclusively, one process at a time; before writing, a writer records a new token in
+`<data dir>/chroma.generation`, and any client that finds a token other than the last one it saw (its
+own writes update it) opens the store afresh before it reads or writes.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
 from app.catalog import KnowledgeBase
 from app.config import Settings
+from app.ids import version_of
+from app.locks import data_dir_lock
 from app.models import Chunk
 
 # Chroma rejects larger batches (its limit is 5461 on this version).
@@ -20,36 +34,99 @@ MAX_BATCH = 5000
 
 class VectorStore:
     def __init__(self, settings: Settings):
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
+        self._settings = settings
+        self._lock = data_dir_lock(settings.data_dir)
+        self._swap = threading.Lock()  # a reopen replaces the client and the cached collections together
         self._collections: dict[str, object] = {}
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        self._stamp_path = None if settings.chroma_host else settings.data_dir / "chroma.generation"
+        self._seen: str | None = None
         if settings.chroma_host:
-            self._client = chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-            )
             self.location = f"server http://{settings.chroma_host}:{settings.chroma_port}"
         else:
-            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
             self.location = f"embedded at {settings.chroma_dir.resolve()}"
+        with self._lock.read():
+            self._seen = self._stamp()
+            self._client = self._open()
+
+    def _open(self):
+        """A new client. In embedded mode never the process's cached one: another VectorStore of this
+        process may hold it, opened before writes it has not seen."""
+        import chromadb
+        from chromadb.api.shared_system_client import SharedSystemClient
+        from chromadb.config import Settings as ChromaSettings
+
+        settings = self._settings
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if settings.chroma_host:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        # Chroma shares one System (with its in-memory indexes) per path within a process; clients handed
+        # out before keep theirs.
+        SharedSystemClient.clear_system_cache()
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+    # ---- freshness across processes (embedded mode) ------------------------------------------------------
+
+    def _stamp(self) -> str | None:
+        if self._stamp_path is None:
+            return None
+        try:
+            return self._stamp_path.read_text()
+        except FileNotFoundError:
+            return None
+
+    def _refresh(self) -> None:
+        """Open the store afresh if another process (or another VectorStore) has written since we looked."""
+        if self._stamp_path is None:
+            return
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return
+        with self._swap:
+            self._client = self._open()
+            self._collections = {}
+            self._seen = stamp
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock.read():
+            self._refresh()
+            yield
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._lock.write():
+            self._refresh()
+            if self._stamp_path is not None:
+                # Before the first change: a reader that opens the store from now on knows it must reopen.
+                stamp = f"{os.getpid()}-{uuid.uuid4().hex}"
+                tmp = self._stamp_path.with_name(f".{self._stamp_path.name}.{os.getpid()}.tmp")
+                tmp.write_text(stamp)
+                os.replace(tmp, self._stamp_path)
+                self._seen = stamp
+            yield
 
     def _collection(self, kb: KnowledgeBase):
-        # Looked up once per knowledge base: a lookup is a round trip in server mode. Keys are never
-        # reused (a new or re-indexed KB gets a new one), so a cached handle cannot go stale.
-        collection = self._collections.get(kb.key)
-        if collection is None:
-            collection = self._client.get_or_create_collection(
-                kb.collection,
-                embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embed_model": kb.embed_model, "embed_dim": kb.embed_dim},
-            )
-            self._collections[kb.key] = collection
-        return collection
+        # Looked up once per knowledge base and client: a lookup is a round trip in server mode. Keys are
+        # never reused (a new or re-indexed KB gets a new one); a reopen (`_refresh`) clears the cache.
+        with self._swap:
+            collection = self._collections.get(kb.key)
+            if collection is None:
+                collection = self._client.get_or_create_collection(
+                    kb.collection,
+                    embedding_function=None,
+                    metadata={"hnsw:space": "cosine", "embed_model": kb.embed_model, "embed_dim": kb.embed_dim},
+                )
+                self._collections[kb.key] = collection
+            return collection
 
     def add(self, kb: KnowledgeBase, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
-        collection = self._collection(kb)
+        with self._writing():
+            collection = self._collection(kb)
+            self._add(collection, chunks, embeddings)
+
+    @staticmethod
+    def _add(collection, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         for start in range(0, len(chunks), MAX_BATCH):
             batch = chunks[start : start + MAX_BATCH]
             collection.upsert(
@@ -60,18 +137,35 @@ class VectorStore:
             )
 
     def delete_document(self, kb: KnowledgeBase, doc_id: str) -> None:
-        self._collection(kb).delete(where={"doc_id": doc_id})
+        with self._writing():
+            self._collection(kb).delete(where={"doc_id": doc_id})
+
+    def delete_versions(self, kb: KnowledgeBase, doc_id: str, versions: set[str]) -> None:
+        """The chunks of some generations of a document (version keys, `app/ids.py`); others stay."""
+        with self._writing():
+            collection = self._collection(kb)
+            ids = collection.get(where={"doc_id": doc_id}, include=[])["ids"]
+            doomed = [cid for cid in ids if version_of(cid) in versions]
+            for start in range(0, len(doomed), MAX_BATCH):
+                collection.delete(ids=doomed[start : start + MAX_BATCH])
+
+    def collection_keys(self) -> set[str]:
+        """Keys of the knowledge bases that have a collection (to find those left by a crash)."""
+        with self._reading():
+            names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
+        return {name.removeprefix("kb_") for name in names if name.startswith("kb_")}
 
     def query(
         self, kb: KnowledgeBase, embedding: np.ndarray, k: int, exclude_doc_ids: Sequence[str] = ()
     ) -> list[tuple[Chunk, float]]:
         """The k nearest chunks with their cosine similarity, best first."""
-        result = self._collection(kb).query(
-            query_embeddings=[embedding],
-            n_results=k,
-            where=_excluding(exclude_doc_ids),
-            include=["documents", "metadatas", "distances"],
-        )
+        with self._reading():
+            result = self._collection(kb).query(
+                query_embeddings=[embedding],
+                n_results=k,
+                where=_excluding(exclude_doc_ids),
+                include=["documents", "metadatas", "distances"],
+            )
         return [
             (_chunk(cid, text, meta), 1.0 - float(dist))
             for cid, text, meta, dist in zip(
@@ -85,16 +179,18 @@ class VectorStore:
         """Like `query`, ids only: (chunk id, cosine similarity), best first. Reading the chunks' text and
         metadata is most of a query's cost (~13 ms for 200 hits vs ~2 ms), so hybrid recall reads the
         lists as ids and fetches only the chunks it returns."""
-        result = self._collection(kb).query(
-            query_embeddings=[embedding], n_results=k, where=_excluding(exclude_doc_ids), include=["distances"]
-        )
+        with self._reading():
+            result = self._collection(kb).query(
+                query_embeddings=[embedding], n_results=k, where=_excluding(exclude_doc_ids), include=["distances"]
+            )
         return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def get(self, kb: KnowledgeBase, chunk_ids: Sequence[str]) -> list[Chunk]:
         """Chunks by id, in the order asked (ids that do not exist are skipped)."""
         if not chunk_ids:
             return []
-        result = self._collection(kb).get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        with self._reading():
+            result = self._collection(kb).get(ids=list(chunk_ids), include=["documents", "metadatas"])
         found = {
             cid: _chunk(cid, text, meta)
             for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
@@ -102,7 +198,8 @@ class VectorStore:
         return [found[cid] for cid in chunk_ids if cid in found]
 
     def document_chunks(self, kb: KnowledgeBase, doc_id: str) -> list[Chunk]:
-        result = self._collection(kb).get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        with self._reading():
+            result = self._collection(kb).get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
         chunks = [
             _chunk(cid, text, meta)
             for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
@@ -110,10 +207,10 @@ class VectorStore:
         return sorted(chunks, key=lambda c: c.position)
 
     def iter_chunks(self, kb: KnowledgeBase, batch: int = MAX_BATCH) -> Iterator[Chunk]:
-        collection = self._collection(kb)
         offset = 0
         while True:
-            result = collection.get(limit=batch, offset=offset, include=["documents", "metadatas"])
+            with self._reading():  # per batch, not across the generator's yields
+                result = self._collection(kb).get(limit=batch, offset=offset, include=["documents", "metadatas"])
             if not result["ids"]:
                 return
             for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
@@ -121,12 +218,18 @@ class VectorStore:
             offset += len(result["ids"])
 
     def drop(self, kb: KnowledgeBase) -> None:
-        self._collections.pop(kb.key, None)
-        try:
-            self._client.delete_collection(kb.collection)
-        except Exception as exc:  # chromadb raises different types per version when it is missing
-            if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
-                raise
+        self.drop_key(kb.key)
+
+    def drop_key(self, key: str) -> None:
+        """The collection of the knowledge base with this key (no error if it has none)."""
+        with self._writing():
+            with self._swap:
+                self._collections.pop(key, None)
+            try:
+                self._client.delete_collection(f"kb_{key}")
+            except Exception as exc:  # chromadb raises different types per version when it is missing
+                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                    raise
 
 
 def _excluding(doc_ids: Sequence[str]) -> dict | None:

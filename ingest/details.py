@@ -1,9 +1,9 @@
 """What parsing learnt about a document, kept beside its original for the Library to show.
 
 The loaders report it on the `LoadedDocument` (encoding, pages read by OCR, running headers and footers,
-tables); the pipeline writes it as `<doc id>.details.json` next to the kept original when the document is
-stored, and removes it with the document. The file is small and written once: a document's id is the hash
-of its bytes, so its details never change.
+tables); the parse worker sends it back as a `DocumentDetails` (`ingest.parse`), and the pipeline writes
+it as `<doc id>.details.json` next to the kept original when the document is stored (again after a
+re-ingest, which may read it differently, e.g. with OCR turned on), and removes it with the document.
 """
 
 from __future__ import annotations
@@ -46,9 +46,12 @@ def details_path(source: Path) -> Path:
     return source.with_name(f"{source.stem}.details.json")
 
 
-def write_details(source: Path, loaded: LoadedDocument) -> None:
-    details = asdict(DocumentDetails.of(loaded))
-    details_path(source).write_text(json.dumps(details, ensure_ascii=False), encoding="utf-8")
+def write_details(source: Path, details: DocumentDetails) -> None:
+    text = json.dumps(asdict(details), ensure_ascii=False)
+    path = details_path(source)
+    temporary = path.with_name(path.name + ".tmp")  # a re-ingest rewrites it: never leave half a file
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
 
 
 def read_details(source: Path) -> DocumentDetails | None:

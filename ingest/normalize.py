@@ -14,9 +14,11 @@ import re
 
 # C0/C1 controls except tab and newline, DEL, the BOM and the soft hyphen (invisible in rendered text).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u00ad]")
-# A word ending in a letter, a hyphen at the end of a line, then a letter: maybe a word broken by
-# PDF line wrapping (`join_hyphenated` decides).
-_HYPHEN_BREAK = re.compile(r"([\w-]*[^\W\d_])-[ \t]*\n[ \t]*(?=[^\W\d_])")
+# A letter, a hyphen at the end of a line, then a letter: maybe a word broken by PDF line wrapping
+# (`join_hyphenated` decides). The word before is found by scanning back from each match, not by the
+# pattern: `[\w-]*` in front of the hyphen made the regex quadratic on long runs of word characters (a
+# 40,000-character "word" took 40 s).
+_HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[^\W\d_])")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
@@ -39,13 +41,25 @@ def join_hyphenated(text: str) -> str:
     hyphen ('state-of-\\nthe-art') keeps this one too, since it is most likely a compound.
     """
 
-    def join(m: re.Match) -> str:
-        word = m.group(1)
+    out: list[str] = []
+    done = 0  # text[:done] is in `out`; a word never reaches back before the previous match
+    for m in _HYPHEN_BREAK.finditer(text):
         if not text[m.end()].islower():
-            return m.group(0)
-        return word + "-" if "-" in word else word
+            continue
+        start = m.start()
+        while start > done and _is_word_char(text[start - 1]):
+            start -= 1
+        out.append(text[done : m.start()])
+        if "-" in text[start : m.start()]:
+            out.append("-")
+        done = m.end()
+    out.append(text[done:])
+    return "".join(out)
 
-    return _HYPHEN_BREAK.sub(join, text)
+
+def _is_word_char(ch: str) -> bool:
+    """Letters, digits, underscore and hyphen: what `[\\w-]` matches."""
+    return ch.isalnum() or ch in "_-"
 
 
 def collapse_spaces(text: str) -> str:

@@ -7,6 +7,7 @@ import streamlit as st
 from app.errors import KBError
 from app.service import access, tokens
 from app.ui import resources
+from app.ui.text import literal, plain
 
 NEW_SECRET = "account_new_token"
 
@@ -17,7 +18,7 @@ st.text(f"Signed in as {rt.user.email}{' (admin)' if rt.user.admin else ''}")
 roles = access.my_roles(rt)
 st.subheader("Your roles")
 if roles:
-    st.dataframe([{"knowledge base": kb, "role": role} for kb, role in roles.items()], hide_index=True)
+    st.dataframe([{"knowledge base": plain(kb), "role": role} for kb, role in roles.items()], hide_index=True)
 elif rt.user.admin:
     st.caption("As an admin (KB_ADMINS) you may do everything on every knowledge base.")
 else:
@@ -32,7 +33,7 @@ with st.form("new_token", clear_on_submit=True):
         try:
             st.session_state[NEW_SECRET] = tokens.create(rt, label)[0]
         except KBError as exc:
-            st.error(str(exc))
+            st.error(literal(str(exc)))
 if NEW_SECRET in st.session_state:
     st.success("Your new token (copy it now: it is not shown again):")
     st.code(st.session_state.pop(NEW_SECRET), language=None)

@@ -9,6 +9,7 @@ from app.errors import KBError
 from app.service import access, evaluation, presets, queries, tuning
 from app.ui import evaluate_view as view
 from app.ui import jobs, nav, resources, sidebar
+from app.ui.text import literal, plain
 from app.workbench.specs import parse_spec
 
 JOB, RECORD, SUGGESTION = "eval_job", "eval_record", "eval_suggestion"
@@ -24,7 +25,7 @@ st.subheader("Query set")
 sets = queries.sets(rt, kb)
 names = [s.name for s in sets]
 left, right = st.columns([2, 3])
-set_name = left.selectbox("Query set", names, key="eval_set", index=0 if names else None,
+set_name = left.selectbox("Query set", names, key="eval_set", index=0 if names else None, format_func=plain,
                           placeholder="none yet: import one or label search results")
 if set_name:
     summary = next(s for s in sets if s.name == set_name)
@@ -46,7 +47,7 @@ with right.form("import_labels", clear_on_submit=True):
             n = queries.import_file(rt, kb, target, upload.name, upload.getvalue())
         except KBError as exc:
             st.error("Nothing was imported.")
-            st.code(str(exc), language=None)
+            st.code(str(exc), language=None)  # several lines, one per bad row: shown as text
         else:
             st.success(f"Imported {n} labels.")
             state["eval_set"] = target.strip()
@@ -64,7 +65,7 @@ for i in range(int(count)):
     with st.container(border=True):
         st.caption("baseline" if i == 0 else f"configuration {i + 1}")
         a, b, c, d = st.columns([3, 1, 1, 1])
-        source = a.selectbox("Reranking", sources, index=0 if i == 0 else 1, key=f"eval_source_{i}")
+        source = a.selectbox("Reranking", sources, index=0 if i == 0 else 1, key=f"eval_source_{i}", format_func=plain)
         mode = b.selectbox("Recall", RECALL_MODES, index=RECALL_MODES.index(rt.settings.recall_mode),
                            key=f"eval_mode_{i}")
         k = c.number_input("Recall K", 1, 1000, rt.settings.recall_k, key=f"eval_k_{i}")
@@ -84,7 +85,7 @@ if st.button("Run evaluation", type="primary", disabled=not set_name or (job is 
     try:
         parsed = [parse_spec(s) for s in specs]
     except KBError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
     else:
         state[JOB] = jobs.start("evaluation", lambda j: evaluation.compare_configs(
             rt, kb, set_name, parsed, progress=j.progress, cancel=j.cancel))
@@ -98,13 +99,13 @@ def job_panel():
         return
     if job.running:
         elapsed = time.monotonic() - job.started
-        st.progress(job.fraction, text=f"{job.title}: {job.stage} {job.done}/{job.total} ({elapsed:.0f} s)")
+        st.progress(job.fraction, text=literal(f"{job.title}: {job.stage} {job.done}/{job.total} ({elapsed:.0f} s)"))
         if st.button("Cancel"):
             job.cancel.set()
         return
     state.pop(JOB)
     if job.error:
-        st.error(job.error)
+        st.error(literal(job.error))
     elif job.title == "evaluation":
         state[RECORD] = {**job.result.record(), "id": job.result.run_id}
         st.rerun()
@@ -127,11 +128,12 @@ if record is not None:
     st.altair_chart(view.metric_chart(record), width="stretch")
     others = [c["name"] for c in record["configs"][1:]]
     if others:
-        config = st.selectbox("Per-query differences of", others, key="eval_diff_config")
+        config = st.selectbox("Per-query differences of", others, key="eval_diff_config", format_func=plain)
         frame = view.per_query_frame(record, config)
         st.altair_chart(view.difference_chart(frame), width="stretch")
         st.dataframe(frame, hide_index=True, width="stretch")
-        query = st.selectbox("Open a query (worst loss first)", list(frame["query"]), key="eval_open_query")
+        query = st.selectbox("Open a query (worst loss first)", list(frame["query"]), key="eval_open_query",
+                             format_func=plain)
         view.rankings_side_by_side(record, query, config)
 
 # ---- past runs -----------------------------------------------------------------------------------------
@@ -140,7 +142,7 @@ if past:
     st.subheader("Saved runs")
     labels = {r.id: f"run {r.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.ran_at))} · set {r.set_name} · "
               f"{' | '.join(r.configs)}" for r in past}
-    chosen = st.selectbox("Saved run", list(labels), format_func=labels.get, key="eval_saved")
+    chosen = st.selectbox("Saved run", list(labels), format_func=lambda r: plain(labels[r]), key="eval_saved")
     open_col, compare_col = st.columns(2)
     if open_col.button("Open"):
         state[RECORD] = {**evaluation.reopen(rt, kb, chosen), "id": chosen}
@@ -150,7 +152,7 @@ if past:
         try:
             rows = [evaluation.against_saved(record, chosen, saved, c["name"]) for c in saved["configs"]]
         except KBError as exc:
-            st.error(str(exc))
+            st.error(literal(str(exc)))
         else:
             st.dataframe(rows, hide_index=True, width="stretch")
 
@@ -160,7 +162,7 @@ if set_name:
     try:
         the_plan = tuning.plan(rt, kb, set_name)
     except KBError as exc:
-        st.caption(str(exc))
+        st.caption(literal(str(exc)))
     else:
         eta = ("unknown until the reranker has scored a search" if the_plan.estimated_s is None
                else f"about {the_plan.estimated_s:.0f} s at the engine's measured rate")
@@ -173,7 +175,7 @@ if set_name:
             st.rerun()
 suggestion = state.get(SUGGESTION)
 if suggestion is not None:
-    (st.success if suggestion.beats_default else st.info)(suggestion.verdict)
+    (st.success if suggestion.beats_default else st.info)(literal(suggestion.verdict))
     st.dataframe([{"candidate": c.label, "nDCG@10 (tuning)": round(v, 4), "instruction": c.instruction}
                   for c, v in suggestion.tuning], hide_index=True, width="stretch")
     held = {**suggestion.held_out.record(), "id": suggestion.held_out.run_id}
@@ -182,7 +184,7 @@ if suggestion is not None:
         try:
             presets.set_default(rt, kb, suggestion.best.instruction, suggestion.best.label)
         except KBError as exc:
-            st.error(str(exc))
+            st.error(literal(str(exc)))
         else:
             st.rerun()
 
@@ -193,17 +195,17 @@ st.caption("Searches in this knowledge base start from:")
 st.text(f"{label}: {text}")
 if versions:
     saved_by = access.authors(rt, kb, "preset")
-    st.dataframe([{"preset": v.name, "version": v.version, "instruction": v.instruction,
+    st.dataframe([{"preset": plain(v.name), "version": v.version, "instruction": v.instruction,
                    "saved": time.strftime("%Y-%m-%d %H:%M", time.localtime(v.saved_at)),
                    "saved by": saved_by.get(f"{v.name}@{v.version}", ""),
                    **{f"nDCG@10 on {s}": f.get("ndcg@10") for s, f in v.figures.items()}} for v in versions],
                  hide_index=True, width="stretch")
     keys = {f"{v.name}@{v.version}": v for v in versions}
-    pick = st.selectbox("Version", list(keys), key="eval_default_version")
+    pick = st.selectbox("Version", list(keys), key="eval_default_version", format_func=plain)
     if st.button("Make this version the default"):
         try:
             presets.set_default(rt, kb, keys[pick].instruction, f"{keys[pick].name} v{keys[pick].version}")
         except KBError as exc:  # a viewer: setting the default needs the editor role
-            st.error(str(exc))
+            st.error(literal(str(exc)))
         else:
             st.rerun()

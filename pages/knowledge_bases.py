@@ -7,6 +7,7 @@ import streamlit as st
 from app.errors import KBError
 from app.service import access, kbs
 from app.ui import resources, sidebar
+from app.ui.text import literal, plain
 
 CONFIRM = "confirm_drop_kb"
 
@@ -18,7 +19,7 @@ if summaries:
     st.dataframe(
         [
             {
-                "name": s.name,
+                "name": plain(s.name),
                 "documents": s.documents,
                 "chunks": s.chunks,
                 "embedding model": s.embed_model,
@@ -43,35 +44,40 @@ with st.form("create_kb", clear_on_submit=True):
             with st.spinner("Creating…"):
                 kb = kbs.create(rt, name)
         except KBError as exc:
-            st.error(str(exc))
+            st.error(literal(str(exc)))
         else:
             sidebar.select_kb(kb.name)
             st.rerun()
 
 current = sidebar.selected_kb()
 if current is not None:
-    st.subheader(f"Selected: {current}")
+    st.subheader(f"Selected: {literal(current)}")
     with st.form("rename_kb"):
         new_name = st.text_input("Rename to", value=current)
         if st.form_submit_button("Rename"):
             try:
                 kb = kbs.rename(rt, current, new_name)
             except KBError as exc:
-                st.error(str(exc))
+                st.error(literal(str(exc)))
             else:
                 sidebar.select_kb(kb.name)
                 st.rerun()
 
-    if st.button(f"Delete {current}…"):
+    if st.button(f"Delete {literal(current)}…"):
         st.session_state[CONFIRM] = current
     if st.session_state.get(CONFIRM) == current:
-        st.warning(f"Delete **{current}** with all its documents, vectors and saved presets? This cannot be undone.")
+        st.warning(f"Delete **{literal(current)}** with all its documents, vectors and saved presets? "
+                   "This cannot be undone.")
         yes, no = st.columns(2)
         if yes.button("Yes, delete the knowledge base", type="primary"):
-            kbs.drop(rt, current)
-            st.session_state.pop(CONFIRM)
-            sidebar.select_kb(None)
-            st.rerun()
+            try:
+                kbs.drop(rt, current)
+            except KBError as exc:
+                st.error(literal(str(exc)))
+            else:
+                st.session_state.pop(CONFIRM)
+                sidebar.select_kb(None)
+                st.rerun()
         if no.button("Cancel"):
             st.session_state.pop(CONFIRM)
             st.rerun()

@@ -7,6 +7,7 @@ from app.errors import KBError
 from app.rerank.service import EngineState
 from app.service import health, queries, search
 from app.ui import cards, nav, resources, search_state, sidebar
+from app.ui.text import literal, plain
 
 ANSWER, LABEL_SET, LABEL_NOTE = "search_answer", "label_set", "label_note"
 
@@ -47,7 +48,7 @@ def run_search() -> None:
             )
         search_state.remember(rt, options.kb, query, mode, options.instruction, options.top_n)
     except KBError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         st.session_state.pop(ANSWER, None)
 
 
@@ -61,12 +62,13 @@ def engine_banner() -> None:
     a red banner when its self-test says it ranks badly."""
     service = rt.reranker
     if service.state in (EngineState.NOT_LOADED, EngineState.LOADING):
-        st.info(f"The reranker is starting ({service.loading_note() or 'queued'}). Searches answer at once in "
-                "recall order; the reranked order replaces it as soon as the engine is ready.")
+        st.info(f"The reranker is starting ({literal(service.loading_note() or 'queued')}). Searches answer at "
+                "once in recall order; the reranked order replaces it as soon as the engine is ready.")
         return
     now = health.engine_health(rt)
     if now.verdict is not None and not now.verdict.ok:
-        st.error(f"The reranker failed its self-test, so its order may be worse than recall order: {now.reason}.")
+        st.error("The reranker failed its self-test, so its order may be worse than recall order: "
+                 f"{literal(now.reason)}.")
         st.page_link(nav.page("status"), label="See Status", icon=":material/monitor_heart:")
     shown = st.session_state.get(ANSWER)
     if service.state == EngineState.READY and shown is not None and shown.result.waiting_for_reranker:
@@ -85,6 +87,7 @@ if answer is not None:
     result = answer.result
     sets = [s.name for s in queries.sets(rt, answer.kb)] or ["default"]
     label_set = st.selectbox("Label results into query set", sets, key=LABEL_SET, accept_new_options=True,
+                             format_func=plain,
                              help="0 not relevant, 1 partly, 2 answers it: one click on a card adds the question "
                                   "and the passage to this set (type a new name to start one)")
 
@@ -102,7 +105,7 @@ if answer is not None:
         st.warning(f"Every rerank score here lies within {cards.FLAT_SPREAD} of the others: the reranker does "
                    "not tell these passages apart, so their order says little.")
     st.caption(cards.timing_label(result))
-    st.caption(f"Instruction in effect: {result.instruction}")
+    st.caption(f"Instruction in effect: {literal(result.instruction)}")
     if not compare:
         cards.render_hits(answer, result.hits, key="main", rerank_note=result.rerank_note, labeler=label)
     else:

@@ -6,13 +6,14 @@ from app.errors import RerankerUnavailable
 from app.rerank.service import EngineState
 from app.service import status
 from app.ui import resources, sidebar
+from app.ui.text import literal
 
 rt = resources.runtime()
 st.title("Status")
 
 st.subheader("Embedding")
 model, dim = status.embedding_facts(rt)
-st.markdown(f"Model `{model}`, **{dim}** dimensions")
+st.markdown(f"Model {literal(model)}, **{dim}** dimensions")
 
 
 # While the engine loads, this section refreshes itself every 2 s; otherwise it redraws with the page.
@@ -22,11 +23,11 @@ def reranker_section():
     st.subheader("Reranker")
     loaded = f" in {facts.load_seconds:.1f} s" if facts.load_seconds is not None else ""
     st.markdown(
-        f"Backend `{facts.backend}` · model `{facts.model}` · device **{facts.device}**  \n"
-        f"Engine: **{facts.state}**{loaded}"
+        f"Backend {literal(facts.backend)} · model {literal(facts.model)} · device **{literal(facts.device)}**  \n"
+        f"Engine: **{literal(facts.state)}**{loaded}"
     )
     if facts.state == EngineState.FAILED:
-        st.error(f"The reranker failed to load: {facts.error}")
+        st.error(f"The reranker failed to load: {literal(facts.error)}")
         if st.button("Retry loading"):
             rt.reranker.retry()
             resources.warm_reranker(rt)
@@ -38,7 +39,7 @@ reranker_section()
 
 st.subheader("Vector store")
 store = status.store_facts(rt)
-st.markdown(f"ChromaDB `{store.location}`")
+st.markdown(f"ChromaDB {literal(store.location)}")
 kbs, docs, chunks = st.columns(3)
 kbs.metric("Knowledge bases", store.kbs)
 docs.metric("Documents", store.documents)
@@ -52,9 +53,9 @@ if st.button("Run self-test"):
         with st.spinner("Scoring (loads the reranker if needed)…"):
             verdict = status.selftest(rt, sidebar.search_options().instruction)
     except RerankerUnavailable as exc:
-        st.error(f"Cannot run the self-test: {exc}")
+        st.error(f"Cannot run the self-test: {literal(exc)}")
     else:
-        (st.success if verdict.ok else st.error)(f"{verdict.status}: {verdict.message}")
+        (st.success if verdict.ok else st.error)(literal(f"{verdict.status}: {verdict.message}"))
         st.dataframe(
             [{"query": q, "relevant": r, "irrelevant": i}
              for (q, _, _), (r, i) in zip(status.SELFTEST_PAIRS, verdict.pair_scores, strict=True)],

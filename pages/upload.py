@@ -5,6 +5,7 @@ import streamlit as st
 from app.errors import KBError
 from app.service import access, documents
 from app.ui import resources, sidebar, upload
+from app.ui.text import literal
 
 OUTCOMES = "upload_outcomes"  # file_id -> IngestOutcome, so a rerun shows results instead of redoing them
 
@@ -19,7 +20,7 @@ elif access.role_of(rt, kb_name) != access.EDITOR:
                "change that on the Admin page.")
     st.stop()
 else:
-    st.caption(f"Into knowledge base **{kb_name}** (change it in the sidebar).")
+    st.caption(f"Into knowledge base **{literal(kb_name)}** (change it in the sidebar).")
 
 limit_mb = st.get_option("server.maxUploadSize")
 files = st.file_uploader(
@@ -27,7 +28,8 @@ files = st.file_uploader(
     type=upload.ACCEPTED_TYPES,
     accept_multiple_files=True,
     key="uploads",
-    help=f"PDF, TXT, Markdown, HTML, DOCX; up to {limit_mb} MB each.",
+    help=f"PDF, TXT, Markdown, HTML, DOCX; up to {min(limit_mb, rt.settings.max_file_mb)} MB each, "
+         f"{rt.settings.max_batch_files:,} files and {rt.settings.max_batch_mb:,} MB at a time.",
 )
 st.caption(f"A file marked red in the box was not uploaded: files over {limit_mb} MB are refused by the "
            f"browser (hover it: \"File must be {limit_mb:.1f}MB or smaller.\"). Split it, or raise "
@@ -39,32 +41,35 @@ boxes = {}
 for f in files or []:
     if f.file_id in done:
         outcome = done[f.file_id]
-        st.status(upload.outcome_label(outcome), state=upload.outcome_state(outcome))
+        st.status(literal(upload.outcome_label(outcome)), state=upload.outcome_state(outcome))
     else:
-        boxes[f.file_id] = st.status(f"{f.name}: queued", state="running", expanded=True)
+        boxes[f.file_id] = st.status(literal(f"{f.name}: queued"), state="running", expanded=True)
 
 if new:
     if not kb_name:
         st.error("Give the new knowledge base a name.")
         st.stop()
     try:
+        # The whole batch against the limits (KB_MAX_BATCH_FILES, KB_MAX_BATCH_MB) before any of it goes in.
+        documents.check_upload(rt, [f.size for f in new])
         documents.open_for_upload(rt, kb_name)
-    except KBError as exc:  # e.g. the knowledge base was built with another embedding model
-        st.error(str(exc))
+    except KBError as exc:  # over a limit, or the knowledge base was built with another embedding model
+        st.error(literal(str(exc)))
         st.stop()
     if sidebar.selected_kb() is None:
         sidebar.select_kb(kb_name)
     for f in new:
         box = boxes[f.file_id]
         with box:
-            bar = st.progress(0.0, text=f"{f.name}: parse")
+            bar = st.progress(0.0, text=literal(f"{f.name}: parse"))
 
         def show(stage, n, total, bar=bar, name=f.name, box=box):
-            bar.progress(upload.progress_fraction(stage, n, total), text=upload.progress_text(name, stage, n, total))
-            box.update(label=upload.progress_text(name, stage, n, total))
+            text = literal(upload.progress_text(name, stage, n, total))
+            bar.progress(upload.progress_fraction(stage, n, total), text=text)
+            box.update(label=text)
 
         outcome = documents.ingest_upload(rt, kb_name, f.name, f.getvalue(), progress=show)
         done[f.file_id] = outcome
-        box.update(label=upload.outcome_label(outcome), state=upload.outcome_state(outcome), expanded=False)
+        box.update(label=literal(upload.outcome_label(outcome)), state=upload.outcome_state(outcome), expanded=False)
     if sidebar.selected_kb() is None:
         st.rerun()  # show the new knowledge base in the sidebar

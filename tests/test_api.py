@@ -40,7 +40,7 @@ def test_every_endpoint_on_a_knowledge_base(api):
     outcomes = reply.json()["outcomes"]
     assert [o["summary"] for o in outcomes[:2]] == ["pump.txt: added, 1 chunks", "faq.md: added, 1 chunks"]
     assert outcomes[2]["status"] == "failed" and outcomes[2]["summary"].startswith("scan.pdf: failed: ")
-    assert set(outcomes[0]) == {"summary", "name", "status", "doc_id", "pages", "chunks", "message"}
+    assert set(outcomes[0]) == {"summary", "name", "status", "doc_id", "pages", "chunks", "message", "ocr_pages"}
     again = upload(client, "manuals", {"pump.txt": PUMP}).json()["outcomes"]
     assert again[0]["summary"] == "pump.txt: unchanged, 1 chunks"
 
@@ -129,6 +129,43 @@ def test_a_body_over_the_limit_gets_413_before_it_is_read(api):
 
     reply = client.post("/v1/rerank", content=chunks(), headers={"content-type": "application/json"})
     assert reply.status_code == 413 and "KB_API_MAX_BODY_MB" in reply.json()["detail"]
+
+
+def test_a_batch_over_the_upload_limits_gets_413_and_nothing_is_ingested(api):
+    client = api(max_batch_files=1)
+    reply = upload(client, "m", {"a.txt": PUMP, "b.md": FAQ})
+    assert reply.status_code == 413
+    assert reply.json()["detail"].startswith("2 files is more than the 1 one batch may add (KB_MAX_BATCH_FILES)")
+    assert client.get("/api/kbs").json() == {"kbs": []}
+    [outcome] = upload(api(max_file_mb=1), "m", {"big.txt": b"word " * 2**18}).json()["outcomes"]
+    assert outcome["summary"].startswith("big.txt: failed: ") and "KB_MAX_FILE_MB" in outcome["summary"]
+
+
+def test_kb_ingest_through_the_app_skips_links_out_of_a_folder(api, tmp_path):
+    """The CLI's client walks folders as `kb ingest` does in-process: a link that leaves the folder is skipped
+    with a reason (unless follow_symlinks), and a folder with nothing to ingest is refused."""
+    from app.api_client import ApiClient
+    from app.errors import NothingToIngest
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"Outside the folder.")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "pump.txt").write_bytes(PUMP)
+    (folder / "secret.txt").symlink_to(outside / "secret.txt")
+    client = ApiClient("http://testserver")
+    client._http = api()  # the app in this process, over its ASGI transport
+    settings = load_settings()
+    lines = [o["summary"] for o in client.ingest_paths("m", [folder], settings)]
+    assert lines[0] == "pump.txt: added, 1 chunks"
+    assert lines[1].startswith("secret.txt: skipped: a link to ") and "--follow-symlinks" in lines[1]
+    followed = [o["summary"] for o in client.ingest_paths("m", [folder], settings, follow_symlinks=True)]
+    assert followed == ["pump.txt: unchanged, 1 chunks", "secret.txt: added, 1 chunks"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(NothingToIngest, match="nothing to ingest in .*empty: no files of a supported type"):
+        list(client.ingest_paths("m", [empty], settings))
 
 
 def test_a_configured_token_is_required_on_every_route(api):

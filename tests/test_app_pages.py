@@ -22,6 +22,11 @@ PAGE_3_FACT = "If the pump overheats, clean the intake filter with warm water."
 XSS = '<script>window.pwned=1</script> Safety <img src=x onerror="window.pwned=2"> ladder notes.'
 
 
+def shown(markdown: str) -> str:
+    """What a Markdown label or text escaped by `app.ui.text.literal` displays: escapes read as the character."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u00a0", " ").replace("\u2060", "")
+
+
 def manual_page(number: int, topic: str, fact: str | None = None) -> str:
     """A page long enough (about 600 tokens) that a chunk in its middle lies on that page only."""
     sentences = [f"{topic} note {i} for chapter {number} lists routine item {i} in detail." for i in range(36)]
@@ -97,7 +102,7 @@ def test_upload_many_files_reports_each_outcome(app):
         ]
     ).run()
     assert not at.exception, at.exception
-    labels = {s.label: s.state for s in at.status}
+    labels = {shown(s.label): s.state for s in at.status}
     chunks = {d.name: d.chunks for d in catalog().documents(catalog().get_kb("default"))}
     assert chunks["manual.pdf"] > 3  # several chunks a page
     assert labels == {
@@ -119,7 +124,7 @@ def test_upload_many_files_reports_each_outcome(app):
         ]
     ).run()
     assert not at.exception, at.exception
-    assert [(s.label, s.state) for s in at.status] == [
+    assert [(shown(s.label), s.state) for s in at.status] == [
         (f"manual.pdf: unchanged, 3 pages, {chunks['manual.pdf']} chunks", "complete"),
         ("notes.md: replaced, 1 chunks", "complete"),
     ]
@@ -137,19 +142,19 @@ def test_library_lists_previews_reingests_and_deletes_with_confirmation(app):
     assert set(table.columns) >= {"name", "pages", "chunks", "added", "size"}
     # The preview of the first document: whole chunks in order, each under its number and page.
     preview = next(h.value for h in at.html if "#0 · p. 1" in h.value)
-    shown = re.findall(r">#(\d+) · (p\. \d)</div><div [^>]*>(.*?)</div>", preview, flags=re.DOTALL)
-    assert [int(n) for n, _, _ in shown] == list(range(n_chunks))
-    assert shown[0][1] == "p. 1" and shown[-1][1] == "p. 3"
-    fact_pages = {page for _, page, text in shown if PAGE_3_FACT in " ".join(text.split())}
+    previewed = re.findall(r">#(\d+) · (p\. \d)</div><div [^>]*>(.*?)</div>", preview, flags=re.DOTALL)
+    assert [int(n) for n, _, _ in previewed] == list(range(n_chunks))
+    assert previewed[0][1] == "p. 1" and previewed[-1][1] == "p. 3"
+    fact_pages = {page for _, page, text in previewed if PAGE_3_FACT in " ".join(text.split())}
     assert fact_pages == {"p. 3"}  # in one chunk, or two where chunks overlap
     assert any("Nothing special found while parsing" in c.value for c in at.caption)  # the details
     assert at.download_button[0].label == "Download original"
 
     click(at, "Re-ingest")
-    assert [s.label for s in at.status] == [f"manual.pdf: added, 3 pages, {n_chunks} chunks"]
+    assert [shown(s.label) for s in at.status] == [f"manual.pdf: re-ingested, 3 pages, {n_chunks} chunks"]
 
     click(at, "Delete…")
-    assert "Delete **manual.pdf**" in at.warning[0].value
+    assert "Delete **manual\\.pdf**" in at.warning[0].value
     click(at, "Cancel")
     assert len(catalog().documents(catalog().get_kb("manuals"))) == 2
     click(at, "Delete…")
@@ -165,7 +170,7 @@ def test_knowledge_bases_create_rename_and_delete(app):
     click(at, "Create")
     assert at.session_state["kb"] == "hr"
     click(at, "Create")  # empty name
-    assert at.error[0].value == "A knowledge base name needs 1 to 64 characters and no slashes."
+    assert shown(at.error[0].value) == "A knowledge base name needs 1 to 64 characters and no slashes."
 
     at.text_input[1].input("people")
     click(at, "Rename")
@@ -199,8 +204,8 @@ def test_search_shows_cards_with_page_highlight_and_escaped_markup(app):
     click(at, "Search")
     assert not at.exception, at.exception
     # Reranking is off: results still come, under a banner that says why.
-    assert at.warning[0].value == "Results are in recall order: reranking is off (KB_RERANK_BACKEND=off)."
-    assert at.main.caption[-1].value.startswith("Instruction in effect: Given a web search query")
+    assert shown(at.warning[0].value) == "Results are in recall order: reranking is off (KB_RERANK_BACKEND=off)."
+    assert shown(at.main.caption[-1].value).startswith("Instruction in effect: Given a web search query")
     cards = [h.value for h in at.html if "<b>#" in h.value]
     first = cards[0]
     assert "<b>manual.pdf</b> · p. 3" in first
@@ -210,7 +215,7 @@ def test_search_shows_cards_with_page_highlight_and_escaped_markup(app):
     assert at.expander[0].label == "Neighbouring text"
     before, after = (h.value for h in at.expander[0].get("html"))
     assert "previous chunk, p" in before and "next chunk, p. 3" in after
-    assert at.download_button[0].label == "Download manual.pdf"
+    assert shown(at.download_button[0].label) == "Download manual.pdf"
     # "Show page 3" draws the page only once opened.
     place = at.expander[1]
     assert place.label == "Show page 3" and not place.children
@@ -232,7 +237,7 @@ def test_search_shows_cards_with_page_highlight_and_escaped_markup(app):
         '<div style="color: #555; font-size: 0.9rem;">(start of the document)</div>',
         '<div style="color: #555; font-size: 0.9rem;">(end of the document)</div>',
     ]
-    assert at.download_button[0].label == "Download safety.txt"
+    assert shown(at.download_button[0].label) == "Download safety.txt"
 
 
 def test_compare_toggle_shows_recall_order_beside(app):
@@ -255,7 +260,7 @@ def test_empty_question_says_what_to_do(app):
     seed("manuals", {"a.txt": b"Some text."})
     at = app()
     click(at, "Search")
-    assert at.error[0].value == "Type a question to search for."
+    assert shown(at.error[0].value) == "Type a question to search for."
 
 
 def test_instruction_presets_pick_edit_save_and_persist(app):
@@ -273,14 +278,14 @@ def test_instruction_presets_pick_edit_save_and_persist(app):
     assert at.sidebar.selectbox(key="preset").value == "(edited)"
     at.sidebar.text_input(key="preset_name").input("Lease").run()
     click(at, "Save preset", sidebar=True)
-    assert "Saved preset 'Lease' for legal." in [c.value for c in at.sidebar.caption]
+    assert "Saved preset 'Lease' for legal." in [shown(c.value) for c in at.sidebar.caption]
     assert at.sidebar.selectbox(key="preset").value == "Lease"
     assert catalog().presets(catalog().get_kb("legal")) == {"Lease": edited}
 
     # The instruction in effect is the edited one, and a new session (restart) finds the preset.
     at.text_input(key="query").input("lease")
     click(at, "Search")
-    assert at.main.caption[-1].value == f"Instruction in effect: {edited}"
+    assert shown(at.main.caption[-1].value) == f"Instruction in effect: {edited}"
     fresh = app()
     assert "Lease" in fresh.sidebar.selectbox(key="preset").options
     fresh.sidebar.selectbox(key="preset").select("Lease").run()
@@ -291,7 +296,7 @@ def test_instruction_presets_pick_edit_save_and_persist(app):
     # A built-in name cannot be taken.
     fresh.sidebar.text_input(key="preset_name").input("Legal clauses").run()
     click(fresh, "Save preset", sidebar=True)
-    assert any("is a built-in preset" in c.value for c in fresh.sidebar.caption)
+    assert any("is a built-in preset" in shown(c.value) for c in fresh.sidebar.caption)
 
 
 def test_recall_k_and_top_n_limit_the_results(app):
@@ -306,14 +311,14 @@ def test_recall_k_and_top_n_limit_the_results(app):
 def test_status_page_reports_models_store_and_an_off_reranker(app):
     seed("manuals", {"manual.pdf": manual_pdf()})
     at = app("status")
-    text = "\n".join(m.value for m in at.markdown)
+    text = "\n".join(shown(m.value) for m in at.markdown)
     assert "all-MiniLM-L6-v2" in text and "**384** dimensions" in text
-    assert "Backend `off`" in text and "Engine: **off**" in text
-    assert "ChromaDB `embedded at" in text
+    assert "Backend off" in text and "Engine: **off**" in text
+    assert "ChromaDB embedded at" in text
     docs = catalog().documents(catalog().get_kb("manuals"))
     assert [m.value for m in at.metric] == ["1", "1", str(docs[0].chunks)]
     click(at, "Run self-test")
-    assert at.error[0].value == "Cannot run the self-test: reranking is off (KB_RERANK_BACKEND=off)"
+    assert shown(at.error[0].value) == "Cannot run the self-test: reranking is off (KB_RERANK_BACKEND=off)"
 
 
 def test_library_keeps_the_ingest_history_failures_included(app):

@@ -157,3 +157,54 @@ def test_ingest_and_search_through_a_chroma_server(docs, chroma_server, tmp_path
     # the vectors live in the server, not in the data dir
     assert not (Path(os.environ["KB_DATA_DIR"]) / "chroma").exists()
     assert (tmp_path / "chroma-server").exists()
+
+
+def test_links_out_of_a_folder_are_skipped_unless_followed_and_names_stay_on_one_line(tmp_path):
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    outside = tmp_path / "secret.txt"
+    outside.write_text("The vault code is outside the folder.")
+    (folder / "good.txt").write_text("Penguins swim in cold water.")
+    (folder / "new\nline.txt").write_text("A name with a newline.")
+    (folder / "tab\tname.txt").write_text("A name with a tab.")
+    (folder / "secret.txt").symlink_to(outside)
+    (folder / "sub" / "inner.txt").symlink_to(folder / "good.txt")  # stays inside: followed
+    env = {"KB_RERANK_BACKEND": "off"}
+    lines = kb("ingest", str(folder), "--kb", "k", env=env).stdout.splitlines()
+    assert lines == [
+        "good.txt: added, 1 chunks",
+        "new\\nline.txt: added, 1 chunks",
+        f"secret.txt: skipped: a link to {outside}, outside {folder} (--follow-symlinks follows it)",
+        "inner.txt: unchanged, 1 chunks",
+        "tab\\tname.txt: added, 1 chunks",
+    ]
+    listed = kb("list", "--kb", "k", env=env).stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["good.txt", "new\\nline.txt", "tab\\tname.txt"]
+    assert all(line.count("\t") == 4 for line in listed)
+    followed = kb("ingest", str(folder), "--kb", "k", "--follow-symlinks", env=env).stdout.splitlines()
+    assert "secret.txt: added, 1 chunks" in followed
+
+
+def test_nothing_to_ingest_and_over_limit_batches_are_refused_with_a_reason(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.xyz").write_text("not a supported type")
+    proc = kb("ingest", str(empty), "--kb", "k", check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    # after the note that no app answers (the work is done in-process)
+    assert proc.stderr.splitlines()[-1].startswith(f"error: nothing to ingest in {empty}: no files of a supported "
+                                                   "type (.pdf")
+    for i in range(3):
+        (empty / f"{i}.txt").write_text(f"File {i}.")
+    proc = kb("ingest", str(empty), "--kb", "k", env={"KB_MAX_BATCH_FILES": "2"}, check=False)
+    assert proc.returncode == 2
+    assert "3 files is more than the 2 one batch may add (KB_MAX_BATCH_FILES)" in proc.stderr
+    proc = kb("ingest", str(empty), "--kb", "k", env={"KB_MAX_FILE_MB": "1"}, check=False)
+    assert proc.returncode == 0  # small files pass the per-file limit
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * (300 * 1024))
+    proc = kb("ingest", str(big), "--kb", "k", env={"KB_MAX_FILE_MB": "1"}, check=False)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == (
+        "big.txt: failed: the file is 1.5 MB, more than the 1.0 MB allowed per file (KB_MAX_FILE_MB)"
+    )

@@ -141,10 +141,11 @@ def test_html_visible_text_in_paragraphs():
     assert load_document("x.htm", unclosed_head.encode()).pages[0].text == "Body text.\n\nAfter."
 
 
-def test_htm_with_only_markup_is_empty():
-    assert load_error("blank.HTM", b"<html><head><script>x()</script></head><body> </body></html>") == (
-        "the file is empty"
-    )
+def test_htm_with_only_markup_says_it_has_no_visible_text():
+    from ingest.loaders.html import NO_VISIBLE_TEXT
+
+    blank = b"<html><head><script>x()</script></head><body> </body></html>"
+    assert load_error("blank.HTM", blank) == NO_VISIBLE_TEXT
 
 
 def test_minimal_docx_without_package_relationships_is_read_the_plain_way():
@@ -251,3 +252,23 @@ def test_ocr_paragraphs_split_at_a_wider_step_and_not_at_a_short_line():
     # has no ascenders (a shorter box further down), which a gap between box edges would take for a break.
     lines = [line(0), line(48), line(96), line(152, 36), line(210), line(258), line(306)]
     assert [x.paragraph for x in _paragraphs(lines)] == [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_html_without_visible_text_says_why():
+    from ingest.loaders.html import NO_VISIBLE_TEXT, UNCLOSED
+
+    with pytest.raises(IngestError) as unclosed:
+        load_document("page.html", b"<html><body><script>var x = 1;" + b" " * 1000)
+    assert str(unclosed.value) == UNCLOSED.format(tag="script")
+    with pytest.raises(IngestError) as markup:
+        load_document("page.html", b"<html><body><div></div><style>p {}</style></body></html>")
+    assert str(markup.value) == NO_VISIBLE_TEXT
+
+
+def test_pdf_whose_page_tree_loops_says_which_page_cannot_be_read():
+    from ingest.loaders.pdf import PAGE_UNREADABLE
+    from testing.hostile import loop_pdf
+
+    with pytest.raises(IngestError) as info:
+        load_document("loop.pdf", loop_pdf())
+    assert str(info.value) == PAGE_UNREADABLE.format(page=1)

@@ -26,6 +26,7 @@ class Outcome(BaseModel):
     summary: str = Field(description="The line `kb ingest` prints, e.g. 'manual.pdf: added, 3 pages, 3 chunks'")
     name: str
     status: str = Field(description="added | unchanged | replaced | failed")
+    ocr_pages: int = Field(0, description="Pages whose text was recognised by OCR")
     doc_id: str | None
     pages: int | None
     chunks: int

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from app.errors import (
     AccessDenied,
+    BatchTooLarge,
     DocumentNotFound,
     EmbeddingModelMismatch,
     KBError,
@@ -36,6 +37,7 @@ STATUS_OF: tuple[tuple[type[KBError], int], ...] = (
     (KnowledgeBaseExists, 409),
     (EmbeddingModelMismatch, 409),
     (RerankerUnavailable, 503),
+    (BatchTooLarge, 413),
 )
 
 
@@ -54,7 +56,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     403: _error("The token's user lacks the role this needs on the knowledge base; the message names it."),
     404: _error("No such knowledge base or document; the message says how to list them."),
     409: _error("Conflicts with the stored data (e.g. indexed with another embedding model)."),
-    413: _error("Request body over KB_API_MAX_BODY_MB."),
+    413: _error("Request body over KB_API_MAX_BODY_MB, or files over KB_MAX_BATCH_FILES / KB_MAX_BATCH_MB."),
     422: _error("A field is missing or has the wrong type; the message names it."),
 }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from app.catalog import KnowledgeBase
 from app.runtime import Runtime
 from app.service import access
+from ingest.cleanup import recover_data_dir
 from ingest.pipeline import IngestOutcome, drop_kb
 from ingest.reindex import reindex_kb
 
@@ -40,15 +41,20 @@ def summaries(rt: Runtime) -> list[KBSummary]:
 def create(rt: Runtime, name: str) -> KnowledgeBase:
     """A new, empty knowledge base on the configured embedding model (loads it to learn its dimension)."""
     access.require_admin(rt, "create knowledge bases")
-    kb = rt.catalog.create_kb(name, rt.settings.embed_model, rt.embedder.dim)
+    dim = rt.embedder.dim
+    with rt.lock.write():
+        recover_data_dir(rt)  # e.g. a drop of the same name that a crash interrupted
+        kb = rt.catalog.create_kb(name, rt.settings.embed_model, dim)
     access.record(rt, "kb create", kb.name)
     return kb
 
 
 def rename(rt: Runtime, old: str, new: str) -> KnowledgeBase:
     access.require_admin(rt, "rename knowledge bases")
-    kb = rt.catalog.rename_kb(old, new)
-    rt.access.rename_kb(old, kb.name)
+    with rt.lock.write():
+        recover_data_dir(rt)
+        kb = rt.catalog.rename_kb(old, new)
+        rt.access.rename_kb(old, kb.name)  # under the same lock: no writer sees the roles half moved
     access.record(rt, "kb rename", kb.name, detail=f"{old} -> {kb.name}")
     return kb
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.ids import neighbour_id
 from app.models import Chunk, SearchResult
 from app.runtime import Runtime
 from app.search import search
@@ -69,9 +70,9 @@ def run(
 
 
 def _neighbours(rt: Runtime, kb, chunks: list[Chunk]) -> dict[str, Neighbours]:
-    # Chunk ids are "<doc_id>:<position>" (ingest.chunking): the neighbours are found by id, in one read.
+    # A chunk id ends in its position (app/ids.py): the neighbours are found by id, in one read.
     def around(c: Chunk) -> tuple[str, str]:
-        return f"{c.doc_id}:{c.position - 1}", f"{c.doc_id}:{c.position + 1}"
+        return neighbour_id(c.chunk_id, c.position - 1), neighbour_id(c.chunk_id, c.position + 1)
 
     wanted = [cid for c in chunks for cid in around(c)]
     found = {c.chunk_id: c for c in rt.store.get(kb, list(dict.fromkeys(wanted)))}

@@ -19,6 +19,7 @@ from app.service.queries import GRADES
 from app.service.search import SearchAnswer
 from app.ui import resources
 from app.ui.highlight import highlight_html
+from app.ui.text import literal
 
 # Called with the hit and the grade the user clicked on its card (see `render_hits`).
 Labeler = Callable[[Hit, int], None]
@@ -74,7 +75,7 @@ def render_hits(
     """The banner saying why results are not reranked (when `rerank_note` says so), then one card per
     hit, each with a label control when `labeler` is given. `key` keeps widget keys unique per column."""
     if rerank_note:
-        st.warning(f"Results are in recall order: {rerank_note}.")
+        st.warning(f"Results are in recall order: {literal(rerank_note)}.")
     if not hits:
         st.info("No results: the knowledge base is empty or nothing matched.")
     for hit in hits:
@@ -101,7 +102,7 @@ def render_hit(answer: SearchAnswer, hit: Hit, key: str, labeler: Labeler | None
         if path is not None:
             _render_place(answer.kb, hit, key, is_pdf=path.suffix.lower() == ".pdf")
             st.download_button(
-                f"Download {chunk.doc_name}",
+                f"Download {literal(chunk.doc_name)}",
                 data=path.read_bytes,  # read only when clicked
                 file_name=chunk.doc_name,
                 key=f"download-{key}-{chunk.chunk_id}",
@@ -125,7 +126,7 @@ def _render_place(kb: str, hit: Hit, key: str, *, is_pdf: bool) -> None:
             else:
                 st.html(_context_html(pages.passage_context(resources.runtime(), kb, chunk)))
         except KBError as exc:
-            st.info(str(exc))
+            st.info(literal(str(exc)))
 
 
 @st.cache_data(max_entries=64, show_spinner="Drawing the page…")

@@ -7,12 +7,15 @@ Cancel sets the job's event, which the work checks between batches.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.errors import KBError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,7 +53,9 @@ def start(title: str, work: Callable[[Job], object]) -> Job:
         except KBError as exc:
             job.error = str(exc)
         except Exception as exc:  # shown on the page instead of dying silently in a thread
-            job.error = f"{type(exc).__name__}: {exc}"
+            log.warning("%s failed", title, exc_info=True)
+            detail = " ".join(str(exc).split())[:200]
+            job.error = f"The {title} stopped on an unexpected error" + (f": {detail}" if detail else " (see the log)")
         finally:
             job.finished.set()
 

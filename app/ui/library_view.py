@@ -8,6 +8,7 @@ import html
 import streamlit as st
 
 from app.models import Chunk
+from app.ui.text import plain
 from ingest.details import DocumentDetails
 
 CHUNKS_PER_PAGE = 20
@@ -46,13 +47,13 @@ def render_details(details: DocumentDetails | None) -> None:
         st.caption("Nothing special found while parsing (no running headers, tables, OCR or legacy encoding).")
         return
     body = "".join(
-        f"<tr><td style='padding-right: 1rem; {_META_STYLE}'>{html.escape(what)}</td><td>{html.escape(value)}</td></tr>"
+        f"<tr><td style='padding-right: 1rem; {_META_STYLE}'>{html.escape(what)}</td><td>{_text(value)}</td></tr>"
         for what, value in rows
     )
     st.html(f"<table>{body}</table>")
     if details.sections:
         with st.expander("Section paths"):
-            st.html("<br>".join(html.escape(path) for path in details.sections))
+            st.html("<br>".join(_text(path) for path in details.sections))
 
 
 def chunk_html(chunk: Chunk) -> str:
@@ -62,9 +63,15 @@ def chunk_html(chunk: Chunk) -> str:
     if chunk.section:
         meta.append(chunk.section)
     return (
-        f'<div style="{_META_STYLE}">{html.escape(" · ".join(meta))}</div>'
+        f'<div style="{_META_STYLE}">{_text(" · ".join(meta))}</div>'
         f'<div style="{_TEXT_STYLE}">{html.escape(chunk.text)}</div>'
     )
+
+
+def _text(value: str) -> str:
+    """A name, heading or header line as HTML text: control characters and runs of spaces kept visible
+    (`app.ui.text.plain`), then escaped."""
+    return html.escape(plain(value))
 
 
 def render_chunks(chunks: list[Chunk], key: str) -> None:

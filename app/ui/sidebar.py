@@ -19,6 +19,7 @@ from app.rerank.service import EngineState
 from app.runtime import Runtime
 from app.service import kbs, presets
 from app.ui import nav, search_state
+from app.ui.text import literal, plain
 
 KB, NEXT_KB, INSTRUCTION_KB = "kb", "kb_requested", "instruction_kb"
 INSTRUCTION, PRESET, PRESET_NAME, PRESET_MESSAGE = "instruction", "preset", "preset_name", "preset_message"
@@ -74,7 +75,7 @@ def _recent_searches() -> None:
     past = search_state.history()
     if not past:
         return
-    choice = st.selectbox("Recent searches", past, index=None, format_func=lambda p: p.label,
+    choice = st.selectbox("Recent searches", past, index=None, format_func=lambda p: plain(p.label),
                           placeholder=f"{len(past)} in this session", key="recent_search")
     if choice is not None:
         st.session_state.pop("recent_search")
@@ -92,7 +93,7 @@ def _kb_picker(rt: Runtime) -> str | None:
     if not names:
         st.caption("No knowledge base yet: create one on the Upload or Knowledge bases page.")
         return None
-    return st.selectbox("Knowledge base", names, key=KB)
+    return st.selectbox("Knowledge base", names, key=KB, format_func=plain)
 
 
 def _instruction_editor(rt: Runtime, kb: str | None) -> None:
@@ -106,7 +107,7 @@ def _instruction_editor(rt: Runtime, kb: str | None) -> None:
     current = matching_preset(choices, state[INSTRUCTION]) or EDITED
     state[PRESET] = current
     options = [p.name for p in choices] + ([EDITED] if current == EDITED else [])
-    st.selectbox("Instruction preset", options, key=PRESET, on_change=_apply_preset, args=(choices,))
+    st.selectbox("Instruction preset", options, key=PRESET, on_change=_apply_preset, args=(choices,), format_func=plain)
     st.text_area(
         "Reranker instruction",
         key=INSTRUCTION,
@@ -123,7 +124,7 @@ def _instruction_editor(rt: Runtime, kb: str | None) -> None:
         right.button("Delete preset", on_click=_delete_preset, args=(rt, kb, saved.name),
                      width="stretch")
     if state.get(PRESET_MESSAGE):
-        st.caption(state.pop(PRESET_MESSAGE))
+        st.caption(literal(state.pop(PRESET_MESSAGE)))
 
 
 def _apply_preset(choices) -> None:
@@ -169,7 +170,7 @@ def _reranker_line(rt: Runtime) -> None:
         st.caption("Reranker off (KB_RERANK_BACKEND=off)")
         return
     state = "failed (see Status)" if service.state == EngineState.FAILED else service.state
-    st.caption(f"Reranker ({rt.settings.rerank_backend}): {state}")
+    st.caption(literal(f"Reranker ({rt.settings.rerank_backend}): {state}"))
 
 
 __all__ = ["SearchOptions", "render_sidebar", "search_options", "select_kb", "selected_kb"]

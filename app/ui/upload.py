@@ -19,13 +19,15 @@ def progress_fraction(stage: str, done: int, total: int) -> float:
 
 
 def progress_text(name: str, stage: str, done: int, total: int) -> str:
+    """'report.pdf: embed 3/7 chunks' (the name as it is: pages pass it through `app.ui.text.literal`)."""
     counts = f" {done}/{total} chunks" if stage == "embed" else ""
     return f"{name}: {stage}{counts}"
 
 
 def outcome_label(outcome: IngestOutcome) -> str:
-    """One line for the file's status box, e.g. 'report.pdf: added, 3 pages, 7 chunks'."""
-    return outcome.summary()
+    """One line for the file's status box, e.g. 'report.pdf: added, 3 pages, 7 chunks' (the name as it is:
+    pages pass it through `app.ui.text.literal`)."""
+    return outcome.line()
 
 
 def outcome_state(outcome: IngestOutcome) -> str:

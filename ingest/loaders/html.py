@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from app.errors import IngestError
 from ingest.loaders.blocks import Block, HeadingPath, build_page
 from ingest.loaders.document import LoadedDocument, require_pages
 from ingest.loaders.tables import table_rows
@@ -33,6 +34,9 @@ _BLOCK_TAGS = frozenset(
     "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul".split()
 )
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_OPENED_RAW = re.compile(r"<(script|style)\b[^>]*>", re.IGNORECASE)  # raw-text elements: hide all up to their end tag
+NO_VISIBLE_TEXT = "the page has no visible text (only markup, scripts or styles)"
+UNCLOSED = "the page has no visible text: a <{tag}> element is never closed, so a browser shows nothing after it"
 _VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 
 
@@ -45,7 +49,18 @@ def load_html(data: bytes) -> LoadedDocument:
     decoded = decode(data, declared=_declared_charset(data))
     blocks, tables = html_blocks(decoded.text)
     page = build_page(None, blocks)
+    if page is None and decoded.text.strip():
+        raise IngestError(_why_invisible(decoded.text))
     return LoadedDocument(require_pages([page] if page else []), encoding=decoded.encoding, tables=tables)
+
+
+def _why_invisible(html: str) -> str:
+    """Why markup with characters in it shows no text: an unclosed <script>/<style>, or only markup."""
+    for opened in _OPENED_RAW.finditer(html):
+        tag = opened.group(1).lower()
+        if not re.search(f"</{tag}\\s*>", html[opened.end():], re.IGNORECASE):
+            return UNCLOSED.format(tag=tag)
+    return NO_VISIBLE_TEXT
 
 
 def html_blocks(html: str) -> tuple[list[Block], int]:

@@ -33,6 +33,7 @@ __all__ = ["NOTHING_TO_READ", "NO_TEXT_LAYER", "OCR_FOUND_NOTHING", "PASSWORD_PR
 
 NO_TEXT_LAYER = "no text layer (scanned/image-only PDF?) and OCR is off (KB_OCR=off)"
 OCR_FOUND_NOTHING = "no text layer, and OCR found no text on any page (blank pages, or a scan too faint to read?)"
+PAGE_UNREADABLE = "page {page} cannot be read: the PDF's page tree is damaged (it loops or points at nothing)"
 NOTHING_TO_READ = "no text on any page: no text layer, and no picture or lettering for OCR to read (only drawings?)"
 # A page with fewer visible characters than this on top of a picture is a scan (a stamped page number,
 # a scanner's imprint): it is read by OCR.
@@ -118,7 +119,7 @@ def _read_pages(data: bytes, ocr: bool):
     tops: list[float] = []
     with open_pdf(data) as document, LOCK:
         for index in range(len(document)):
-            page = document[index]
+            page = _page(document, index)
             textpage = page.get_textpage()
             lines = text_lines(page, textpage)
             reads.append(_PageRead(index + 1, page.get_size(), lines))
@@ -132,6 +133,17 @@ def _read_pages(data: bytes, ocr: bool):
             page.close()
         bookmarks = outline(document, tops)
     return reads, scans, table_pages, bookmarks
+
+
+def _page(document, index: int):
+    """Page `index` of an open document; a page PDFium cannot load (a page tree that loops or points at
+    nothing) is an IngestError that says so."""
+    import pypdfium2 as pdfium
+
+    try:
+        return document[index]
+    except pdfium.PdfiumError as exc:
+        raise IngestError(PAGE_UNREADABLE.format(page=index + 1)) from exc
 
 
 def _worth_ocr(page, visible: int, raw) -> bool:
