@@ -1,12 +1,15 @@
-"""Rank fusion for hybrid recall: a pure function over scored id lists.
+"""Rank fusion for hybrid recall: pure functions over scored id lists.
 
-Reciprocal rank fusion and min-max / z-score normalization were measured against it and not kept
-(docs/EVAL.md); they live in research/eval_fusion.py.
+`convex_combination` fuses the lists; `list_signals` and `hybrid_weights` choose, per query and without labels,
+the weight each list gets (docs/EVAL.md, "Weights per query"). Reciprocal rank fusion and min-max / z-score
+normalization were measured against it and not kept (docs/EVAL.md); they live in research/eval_fusion.py.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 NORMS = ("max",)
 
@@ -60,3 +63,74 @@ def _max_normalized(scores: list[float]) -> list[float]:
     # ranx's guard: a list whose best score is 0 divides by a tiny number instead of zero.
     high = max(scores)
     return [s / max(high, 1e-9) for s in scores]
+
+
+@dataclass(frozen=True)
+class ListSignals:
+    """What one query's two recall lists say about themselves, without labels.
+
+    dense_top: the dense list's best cosine similarity (a vague or off-topic query matches nothing closely).
+    bm25_coverage: BM25's best score over the query's idf mass (the sum of idf x count over its terms). With
+        Lucene's BM25 (tantivy) a term found once in a chunk of average length adds its idf, so about 1 when the
+        best chunk has every query term; low when it matches few of the distinctive ones.
+    """
+
+    dense_top: float
+    bm25_coverage: float
+
+
+def list_signals(dense: Sequence[tuple[str, float]], bm25: Sequence[tuple[str, float]], idf_mass: float) -> ListSignals:
+    """The `ListSignals` of one query's dense and BM25 lists (best first).
+
+    Example:
+        >>> list_signals([("a", 0.8), ("b", 0.4)], [("b", 6.0), ("c", 3.0)], idf_mass=4.0)
+        ListSignals(dense_top=0.8, bm25_coverage=1.5)
+    """
+    return ListSignals(
+        dense_top=dense[0][1] if dense else 0.0,
+        bm25_coverage=bm25[0][1] / idf_mass if bm25 and idf_mass > 0 else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class WeightRule:
+    """How `hybrid_weights` turns `ListSignals` into weights: a logistic model of the dense list's share.
+
+    z = bias + coverage x log(bm25_coverage / COVERAGE_CENTRE) + dense_top x log(dense_top / DENSE_TOP_CENTRE):
+    the centres are typical values on the eval collections, so `bias` alone sets the dense share of a typical
+    query (0: half).
+    The feedback list gets `feedback_share` of BM25's weight when bm25_coverage >= `feedback_min_coverage`:
+    expanding from a first round that BM25 barely matched spreads the first round's noise.
+    """
+
+    bias: float
+    coverage: float
+    dense_top: float
+    feedback_share: float
+    feedback_min_coverage: float
+
+
+_EPS = 1e-3
+# Typical values of the signals on the eval collections (the research cache's 0.2 x 2.4 for tantivy's BM25:
+# docs/EVAL.md; the median coverage under tantivy is .47 on cisi, .77 on cranfield).
+COVERAGE_CENTRE = 0.48
+DENSE_TOP_CENTRE = 0.65
+
+
+def hybrid_weights(signals: ListSignals, rule: WeightRule) -> tuple[float, float, float]:
+    """(dense, BM25, feedback) weights summing to 1 for one query; feedback 0 where the rule's gate is closed.
+
+    Example:
+        >>> rule = WeightRule(bias=0.0, coverage=-1.0, dense_top=2.0, feedback_share=0.6, feedback_min_coverage=0.2)
+        >>> [round(w, 3) for w in hybrid_weights(ListSignals(dense_top=0.65, bm25_coverage=0.12), rule)]
+        [0.799, 0.201, 0.0]
+    """
+    z = (
+        rule.bias
+        + rule.coverage * math.log((signals.bm25_coverage + _EPS) / COVERAGE_CENTRE)
+        + rule.dense_top * math.log(max(signals.dense_top, _EPS) / DENSE_TOP_CENTRE)
+    )
+    odds = math.exp(max(-30.0, min(30.0, z)))
+    dense = odds / (1 + odds)
+    share = rule.feedback_share if signals.bm25_coverage >= rule.feedback_min_coverage else 0.0
+    return dense, (1 - dense) * (1 - share), (1 - dense) * share

@@ -60,13 +60,18 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A chunk found by recall, with the ranks that explain why (1-based, None where a list missed it)."""
+    """A chunk found by recall, with the ranks that explain why (1-based, None where a list missed it).
+
+    `fusion_weights` are the weights hybrid recall gave each list for this query, e.g.
+    (("dense", 0.62), ("bm25", 0.15), ("feedback", 0.23)); empty for dense or BM25 recall alone.
+    """
 
     chunk: Chunk
     recall_rank: int
     recall_score: float
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    fusion_weights: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class Hit:
             "recall_rank": c.recall_rank,
             "dense_rank": c.dense_rank,
             "bm25_rank": c.bm25_rank,
+            "fusion_weights": dict(c.fusion_weights),
             "reranked": self.reranked,
             "chunk_id": c.chunk.chunk_id,
             "doc_id": c.chunk.doc_id,

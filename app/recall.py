@@ -6,14 +6,16 @@ never returned.
 
 Hybrid recall fuses the two lists by a convex combination of their scores, each divided by the list's best
 score (`app.fusion.convex_combination`, norm "max": both scores have a natural floor of 0, so, unlike
-min-max, the normalized value does not depend on how deep the list was read). docs/EVAL.md has the
-measurements behind every constant here: on the five eval collections this beat reciprocal rank fusion
-(k = 20 or 60), min-max and z-score normalization, other weights and depths.
+min-max, the normalized value does not depend on how deep the list was read). The weights are chosen per
+query from what the lists say about themselves (`app.fusion.hybrid_weights` with `RULE`): a query whose best
+BM25 chunk matches little of its idf mass leans on dense, one whose best dense hit is a weak match leans on BM25.
+docs/EVAL.md has the measurements behind every constant here, the rule's chosen by leave-one-collection-out.
 
 With pseudo-relevance feedback (KB_PRF_DOCS, on by default) the first round's top fused chunks expand the BM25
 query (`app.feedback.rm3_terms`), and the expanded query's BM25 list is fused as a third list, so a chunk that
 shares the top hits' vocabulary but not the query's words can still be recalled (cranfield: nDCG@10 .411 ->
-.434). The dense list is read once, as ids and scores only; the chunks returned are fetched at the end.
+.434). The rule skips feedback when BM25's best chunk covers little of the query. The dense list is read once,
+as ids and scores only; the chunks returned are fetched at the end.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from app.catalog import Hidden, KnowledgeBase
 from app.feedback import rm3_terms
-from app.fusion import convex_combination
+from app.fusion import WeightRule, convex_combination, hybrid_weights, list_signals
 from app.ids import version_of
 from app.models import Candidate, Chunk
 from app.runtime import Runtime
@@ -35,15 +37,18 @@ if TYPE_CHECKING:
 # Each list is read deeper than k so that fusion can promote items that only one list ranks high
 # (4 x k measured a little better than 2 x k on nfcorpus and the same elsewhere).
 FUSION_DEPTH = 4
-# Share of the fused score given to the dense list (BM25 gets the rest): equal weights.
-DENSE_WEIGHT = 0.5
 FUSION_NORM = "max"
+# The per-query weights (docs/EVAL.md, "Weights per query"): chosen by leave-one-collection-out; these are the
+# settings the descent picks on all five collections together. The gate was 0.15 on the research cache, whose
+# BM25 (bm25s: k1 1.5, no (k1 + 1) factor) scores the same top chunk 2.4 x lower than tantivy (median, measured).
+RULE = WeightRule(bias=0.0, coverage=-2.0, dense_top=2.0, feedback_share=0.8, feedback_min_coverage=0.36)
+# The feedback chunks come from a first round with equal weights, the one RULE was chosen with.
+FEEDBACK_ROUND = (0.5, 0.5)
 # Pseudo-relevance feedback (KB_PRF_DOCS > 0 top fused chunks): the BM25 query is expanded by RM3 with
 # PRF_TERMS terms, the original query keeping PRF_QUERY_WEIGHT of the term weights; the expanded query's BM25
-# list is fused next to the original one with PRF_SHARE of BM25's weight. Not for mostly-CJK queries.
+# list is fused next to the original one with RULE's share of BM25's weight. Not for mostly-CJK queries.
 PRF_TERMS = 30
 PRF_QUERY_WEIGHT = 0.5
-PRF_SHARE = 0.6
 # Han, Hiragana, Katakana: the tokenizer's CJK ranges (app/text.py).
 _CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 _OTHER_WORD = re.compile(f"[^\\W\\d_{CJK_CHARS}]+")  # runs of letters that are not CJK
@@ -53,12 +58,6 @@ def is_cjk_query(query: str) -> bool:
     """True when the query's CJK characters outnumber its other words (a CJK character is about a word;
     digits do not count): "Sky Digital是什么时候推出的？" is CJK, "high-speed rail 北京" is not."""
     return len(_CJK_CHAR.findall(query)) > len(_OTHER_WORD.findall(query))
-
-
-def dense_weight(query: str, cjk_dense_weight: float) -> float:
-    """The dense list's weight for this query: scaled by `cjk_dense_weight` (KB_CJK_DENSE_WEIGHT) for a
-    mostly-CJK query, since the bundled MiniLM embedder is English-only and ranks Chinese text poorly."""
-    return DENSE_WEIGHT * (cjk_dense_weight if is_cjk_query(query) else 1.0)
 
 
 def recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str) -> list[Candidate]:
@@ -85,19 +84,23 @@ def _recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str, embed
     lexical_index = rt.lexical(kb)
     dense = _dense_ids(rt, kb, embedding, depth, hidden)
     lexical = lexical_index.search(query, depth, exclude_doc_ids=hidden.versions)
-    w = dense_weight(query, rt.settings.cjk_dense_weight)
-    fused = convex_combination([dense, lexical], [w, 1 - DENSE_WEIGHT], FUSION_NORM)
+    weights = query_weights(lexical_index, query, dense, lexical, rt.settings.cjk_dense_weight)
+    w_dense, w_bm25, w_feedback = weights
     bm25_lists = [lexical]
-    feedback = _feedback(rt, kb, query, fused)
+    feedback: list[Chunk] = []
+    n_feedback = rt.settings.prf_docs
+    if w_feedback > 0 and n_feedback > 0:
+        first = convex_combination([dense, lexical], list(FEEDBACK_ROUND), FUSION_NORM)[:n_feedback]
+        feedback = rt.store.get(kb, [cid for cid, _ in first])
     if feedback:
-        terms = expanded_query(lexical_index, query, feedback, dict(fused[: rt.settings.prf_docs]))
+        terms = expanded_query(lexical_index, query, feedback, dict(first))
         bm25_lists.append(lexical_index.search_terms(terms, depth, exclude_doc_ids=hidden.versions))
-        # The expanded query's list joins the original one, with PRF_SHARE of BM25's weight.
-        fused = convex_combination(
-            [dense, *bm25_lists],
-            [w, (1 - PRF_SHARE) * (1 - DENSE_WEIGHT), PRF_SHARE * (1 - DENSE_WEIGHT)],
-            FUSION_NORM,
-        )
+        # The expanded query's list joins the original one, with the rule's share of BM25's weight.
+        fused = convex_combination([dense, *bm25_lists], list(weights), FUSION_NORM)
+        shown = (("dense", w_dense), ("bm25", w_bm25), ("feedback", w_feedback))
+    else:
+        fused = convex_combination([dense, lexical], [w_dense, 1 - w_dense], FUSION_NORM)
+        shown = (("dense", w_dense), ("bm25", 1 - w_dense))
     dense_rank = _best_ranks([dense])
     bm25_rank = _best_ranks(bm25_lists)  # with feedback: the better of the original and the expanded query's
     return [
@@ -107,6 +110,7 @@ def _recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str, embed
             recall_score=score,
             dense_rank=dense_rank.get(chunk.chunk_id),
             bm25_rank=bm25_rank.get(chunk.chunk_id),
+            fusion_weights=shown,
         )
         for rank, (chunk, score) in enumerate(
             _with_chunks(rt, kb, fused[:k], {c.chunk_id: c for c in feedback}), start=1
@@ -114,11 +118,25 @@ def _recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str, embed
     ]
 
 
-def _feedback(rt: Runtime, kb: KnowledgeBase, query: str, fused: list[tuple[str, float]]) -> list[Chunk]:
-    """The first round's top chunks used as pseudo-relevance feedback (KB_PRF_DOCS; none for CJK queries)."""
-    if rt.settings.prf_docs <= 0 or is_cjk_query(query):
-        return []
-    return rt.store.get(kb, [cid for cid, _ in fused[: rt.settings.prf_docs]])
+def query_weights(
+    lexical_index: LexicalIndex,
+    query: str,
+    dense: list[tuple[str, float]],
+    lexical: list[tuple[str, float]],
+    cjk_dense_weight: float,
+) -> tuple[float, float, float]:
+    """(dense, BM25, feedback) weights for this query's lists (`app.fusion.hybrid_weights` with `RULE`; the
+    BM25 coverage is measured against the query's idf mass in this index).
+
+    A mostly-CJK query keeps the fixed share `cjk_dense_weight` (KB_CJK_DENSE_WEIGHT) x 0.5 against BM25's 0.5,
+    renormalized, and no feedback: with the rule its dense share rose where BM25's coverage of its bigrams was
+    low, giving the English-only embedder weight (xquadr-zh-dev Recall@100 .9798 -> .9765, docs/EVAL.md)."""
+    if is_cjk_query(query):
+        share = cjk_dense_weight / (1 + cjk_dense_weight)
+        return share, 1 - share, 0.0
+    terms = lexical_index.analyze(query)
+    idf = lexical_index.idf(terms)
+    return hybrid_weights(list_signals(dense, lexical, sum(idf.get(t, 0.0) for t in terms)), RULE)
 
 
 def expanded_query(

@@ -220,6 +220,9 @@ def test_search_shows_cards_with_page_highlight_and_escaped_markup(app):
     place = at.expander[1]
     assert place.label == "Show page 3" and not place.children
     first_hit = search_service.run(resources.runtime(), "manuals", "pump overheats intake filter", rerank=False)
+    # The weight hybrid recall gave each list for this query, on the card.
+    weights = dict(first_hit.result.hits[0].candidate.fusion_weights)
+    assert f"weights dense {weights['dense']:.2f} · bm25 {weights['bm25']:.2f}" in first
     at.session_state[f"place-main-{first_hit.result.hits[0].chunk.chunk_id}"] = True
     at.run()
     assert not at.exception, at.exception

@@ -1,13 +1,23 @@
-"""Rank fusion (convex combination of max-normalized scores), checked against ranx's implementation."""
+"""Rank fusion (convex combination of max-normalized scores), checked against ranx's implementation; the
+per-query weights of hybrid recall (list signals and the logistic rule), checked by hand."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 from ranx import Run, fuse
 
-from app.fusion import convex_combination
+from app.fusion import (
+    COVERAGE_CENTRE,
+    DENSE_TOP_CENTRE,
+    ListSignals,
+    WeightRule,
+    convex_combination,
+    hybrid_weights,
+    list_signals,
+)
 
 
 def ranx_wsum(scored: list[list[tuple[str, float]]], weights: list[float], norm: str) -> dict[str, float]:
@@ -60,3 +70,40 @@ def test_convex_combination_repeated_ids_constant_lists_and_inputs_untouched():
 def test_convex_combination_bad_arguments_name_the_fix(kwargs, message):
     with pytest.raises(ValueError, match=message):
         convex_combination([[("a", 1.0)], [("b", 1.0)]], **{"weights": [0.5, 0.5], **kwargs})
+
+
+def test_list_signals_by_hand():
+    dense = [("a", 0.72), ("b", 0.70)]
+    bm25 = [("c", 3.0), ("a", 1.5)]
+    assert list_signals(dense, bm25, idf_mass=12.0) == ListSignals(dense_top=0.72, bm25_coverage=0.25)
+    # Nothing found (or a query of stopwords only, idf mass 0): both signals are 0, never a division by 0.
+    assert list_signals([], [], idf_mass=0.0) == ListSignals(dense_top=0.0, bm25_coverage=0.0)
+    assert list_signals(dense, bm25, idf_mass=0.0).bm25_coverage == 0.0
+
+
+RULE = WeightRule(bias=0.2, coverage=-2.0, dense_top=3.0, feedback_share=0.6, feedback_min_coverage=0.1)
+
+
+def test_hybrid_weights_follow_the_logistic_rule_by_hand():
+    signals = ListSignals(dense_top=0.5, bm25_coverage=0.4)
+    z = 0.2 - 2.0 * math.log(0.401 / COVERAGE_CENTRE) + 3.0 * math.log(0.5 / DENSE_TOP_CENTRE)
+    a = 1 / (1 + math.exp(-z))
+    assert hybrid_weights(signals, RULE) == pytest.approx((a, (1 - a) * 0.4, (1 - a) * 0.6))
+
+
+def test_hybrid_weights_lean_on_the_list_that_looks_reliable():
+    typical = hybrid_weights(ListSignals(dense_top=DENSE_TOP_CENTRE, bm25_coverage=COVERAGE_CENTRE), RULE)
+    weak_bm25 = hybrid_weights(ListSignals(dense_top=DENSE_TOP_CENTRE, bm25_coverage=0.05), RULE)
+    weak_dense = hybrid_weights(ListSignals(dense_top=0.35, bm25_coverage=COVERAGE_CENTRE), RULE)
+    assert weak_dense[0] < typical[0] < weak_bm25[0]
+    # At the centres only the bias (and the small epsilon) decides: 0.2 -> a little over half.
+    z = 0.2 - 2 * math.log((COVERAGE_CENTRE + 1e-3) / COVERAGE_CENTRE)
+    assert typical[0] == pytest.approx(1 / (1 + math.exp(-z)))
+    # Below the gate's coverage the feedback list gets nothing: BM25 keeps its whole share.
+    assert weak_bm25[2] == 0.0 and weak_bm25[1] == pytest.approx(1 - weak_bm25[0])
+    assert typical[2] == pytest.approx(0.6 * (1 - typical[0]))
+    for weights in (typical, weak_bm25, weak_dense):
+        assert sum(weights) == pytest.approx(1.0) and min(weights) >= 0
+    # Extreme signals saturate instead of overflowing.
+    assert hybrid_weights(ListSignals(dense_top=1e-9, bm25_coverage=1e9), RULE)[0] == pytest.approx(0.0, abs=1e-12)
+    assert hybrid_weights(ListSignals(dense_top=1.0, bm25_coverage=0.0), RULE)[0] == pytest.approx(1.0, abs=1e-4)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import Chunk
-from app.recall import DENSE_WEIGHT, dense_weight, is_cjk_query, recall
+from app.models import Chunk, Hit
+from app.recall import is_cjk_query, query_weights, recall
 from ingest.pipeline import ingest_bytes
 
 # One question with two relevant documents, each in the top 3 of only one list: the dense list knows that
@@ -69,11 +69,30 @@ def test_candidates_carry_every_rank(runtime, kb, make_runtime):
     assert [(c.recall_rank, c.bm25_rank, c.dense_rank) for c in only] == [(r, r, None) for r in (1, 2, 3)]
 
 
+def test_hybrid_candidates_carry_the_weights_their_query_got(runtime, kb):
+    lexical = runtime.lexical(kb)
+    weights = {}
+    for query in (QUERY, "vehicle ignition trouble"):  # the second shares no word with any document
+        dense = runtime.store.query_ids(kb, runtime.embedder.encode_query(query), 32)
+        bm25 = lexical.search(query, 32)
+        weights[query] = query_weights(lexical, query, dense, bm25, runtime.settings.cjk_dense_weight)
+        hybrid = recall(runtime, kb, query, 8, "hybrid")  # reads 4 x 8 = 32 from each list
+        w_dense, w_bm25, w_feedback = weights[query]
+        want = (("dense", w_dense), ("bm25", w_bm25), ("feedback", w_feedback)) if w_feedback else (
+            ("dense", w_dense), ("bm25", 1 - w_dense))
+        assert hybrid and all(c.fusion_weights == want for c in hybrid)
+        assert sum(w for _, w in want) == pytest.approx(1.0)
+        assert Hit(hybrid[0], 1, hybrid[0].recall_score, False).as_json()["fusion_weights"] == dict(want)
+    # BM25 finds nothing for the second query: dense gets (almost) everything and feedback is skipped.
+    assert weights["vehicle ignition trouble"][0] > 0.99 and weights["vehicle ignition trouble"][2] == 0
+    assert 0.05 < weights[QUERY][0] < 0.95  # both lists match this one
+    for mode in ("dense", "bm25"):
+        assert all(c.fusion_weights == () for c in recall(runtime, kb, QUERY, 8, mode))
+
+
 def test_cjk_queries_lean_on_bm25(make_runtime):
     assert is_cjk_query("北京到上海的高铁") and is_cjk_query("高速铁路 to 北京")
     assert not is_cjk_query("high-speed rail 北京") and not is_cjk_query("")
-    assert dense_weight("北京到上海的高铁", 0.1) == pytest.approx(0.1 * DENSE_WEIGHT)
-    assert dense_weight("Beijing to Shanghai", 0.1) == DENSE_WEIGHT
     assert is_cjk_query("Sky Digital是什么时候推出的？") and is_cjk_query("2000到2005年的变化")
 
     query = "上海高速铁路"
@@ -83,6 +102,12 @@ def test_cjk_queries_lean_on_bm25(make_runtime):
         for name, text in DOCS.items():
             assert ingest_bytes(rt, kb, name, text.encode()).ok
         hybrid = recall(rt, kb, query, 8, "hybrid")
+        # A CJK query: the fixed share KB_CJK_DENSE_WEIGHT x 0.5 against BM25's 0.5, and no feedback.
+        lexical = rt.lexical(kb)
+        dense = rt.store.query_ids(kb, rt.embedder.encode_query(query), 32)
+        w_dense, w_bm25, w_feedback = query_weights(lexical, query, dense, lexical.search(query, 32), weight)
+        assert (w_dense, w_bm25, w_feedback) == pytest.approx((weight / (1 + weight), 1 / (1 + weight), 0.0))
+        assert hybrid[0].fusion_weights == (("dense", w_dense), ("bm25", 1 - w_dense))
         bm25 = [c.chunk.doc_name for c in recall(rt, kb, query, 8, "bm25")]
         assert [c.chunk.doc_name for c in hybrid[: len(bm25)]] == bm25 == ["zh-train.txt"]
         dense_only = [c for c in hybrid if c.bm25_rank is None]

@@ -56,3 +56,15 @@ def test_profile_runs_on_cpu_with_the_tiny_shape(tmp_path):
     lines = research("profile_rerank.py", "--shape", "tiny", "--queries", "1", cwd=tmp_path)
     full, short = (float(line.split()[-2]) for line in lines if line.startswith("wall p50"))
     assert 0 < short < full  # 100 prompts of a few tokens cost less than 100 of ~360
+
+
+def test_fusion_cache_and_leave_one_out_run_on_a_toy_collection(eval_dir, tmp_path):
+    cache = tmp_path / "cache"
+    research("fusion_cache.py", "tiny", "--eval-dir", str(eval_dir), "--out", str(cache), cwd=tmp_path)
+    assert (cache / "tiny.pkl").exists() and (cache / "tiny-bm25").is_dir()
+    lines = research("fusion_loo.py", "--cache", str(cache), "--eval-dir", str(eval_dir), "--collections", "tiny",
+                     "--kinds", "normal", "bm25half", "densehalf", cwd=tmp_path)
+    assert lines[0].startswith("fold ALL: bias="), lines
+    rows = [line.split() for line in lines[1:]]
+    assert [row[0] for row in rows] == ["tiny", "tiny/bm25half", "tiny/densehalf"], lines
+    assert all(0 <= float(row[i]) <= 1 for row in rows for i in (2, 4, 6, 8)), lines

@@ -37,6 +37,9 @@ class Hit(BaseModel):
     recall_rank: int
     dense_rank: int | None
     bm25_rank: int | None
+    fusion_weights: dict[str, float] = Field(
+        description="Hybrid recall: the weight each list got for this query (dense, bm25, feedback); empty otherwise"
+    )
     reranked: bool
     chunk_id: str
     doc_id: str

@@ -39,15 +39,24 @@ def score_label(hit: Hit) -> str:
     return f"rerank score {hit.score:.4f}" if hit.reranked else f"recall score {hit.score:.4f}"
 
 
+def weights_label(hit: Hit) -> str:
+    """'weights dense 0.62 · bm25 0.15 · feedback 0.23': what hybrid recall gave each list for this query."""
+    weights = hit.candidate.fusion_weights
+    return "weights " + " · ".join(f"{name} {w:.2f}" for name, w in weights) if weights else ""
+
+
 def card_html(hit: Hit, query: str) -> str:
     """The card's header and highlighted text as safe HTML (every piece of document data escaped)."""
     chunk = hit.chunk
     where = f" · {html.escape(chunk.page_label)}" if chunk.page_label else ""
     if chunk.section:
         where += f' · <span title="section">{html.escape(chunk.section)}</span>'
+    weights = weights_label(hit)
+    if weights:
+        weights = f' · <span title="fusion weight of each recall list for this query">{html.escape(weights)}</span>'
     header = (
         f'<div style="{_META_STYLE}"><b>#{hit.rank}</b> · {html.escape(score_label(hit))} · '
-        f'<span title="position before reranking → after">{html.escape(move_label(hit))}</span></div>'
+        f'<span title="position before reranking → after">{html.escape(move_label(hit))}</span>{weights}</div>'
         f"<div><b>{html.escape(chunk.doc_name)}</b>{where}</div>"
     )
     return f'{header}<div style="{_CARD_STYLE}">{highlight_html(chunk.text, query)}</div>'

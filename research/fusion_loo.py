@@ -1,0 +1,240 @@
+"""Per-query hybrid weights chosen by leave-one-collection-out (docs/EVAL.md, "Weights per query", issue 17).
+
+Reads the lists `research/fusion_cache.py` captured (default cache dir /tmp/kb-fusion-cache) and replays hybrid
+recall offline with the product's own functions: `app.fusion.list_signals` and `app.fusion.hybrid_weights` give
+each query's (dense, BM25, feedback) weights under a `WeightRule`, `fusion_lab.fuse` is
+`app.fusion.convex_combination` on arrays, the feedback list is `app.recall.expanded_query` searched on a copy of
+the collection's BM25 index.
+
+Scenarios. Besides each collection as ingested ("normal"), stress variants stand in for collections where one
+list is much weaker than the other (like the entity-search collection of issue 17, dense .511 against BM25 .368):
+
+- `bm25half`: BM25 searches only the query's first half of words (characters for CJK); the coverage signal is
+  still measured against the whole query's idf mass, i.e. half the query's terms match nothing;
+- `densehalf`: the dense list of the query's first half;
+- `bm25title`: BM25 over an index of each document's first line only (cranfield, cisi, nfcorpus);
+- `nocjk`: xquadr-zh-dev without the CJK dense odds (an embedder that does not know the language).
+
+Leave-one-collection-out: for each of the five collections, a coordinate descent over `SPACE` (from the fixed
+weights used before issue 17) on the other four collections' scenarios, normal and stress, then the held-out
+collection's scenarios are reported. The objective per scenario: gain over the best single list (nDCG@10 plus
+Recall@100), minus 10 x any shortfall below best - 0.005, and for a normal collection minus `--regress` x any
+loss of more than 0.002 below the fixed weights; a normal collection weighs as much as its stress variants
+together. `ALL` is the descent on all five, the rule the product ships (`app.recall.RULE`).
+
+The feedback list of each query is expanded from an equal-weight first round (dense 0.5 / BM25 0.5, max), as
+`app.recall.recall` does (`FEEDBACK_ROUND`), so it is searched once per query and scenario (memoised in the
+cache dir). The cache must come from the current `fusion_cache.py` (tantivy's BM25 index).
+
+Usage:
+    .venv/bin/python research/fusion_loo.py                      # every fold, normal and stress scenarios
+    .venv/bin/python research/fusion_loo.py --regress 100
+    .venv/bin/python research/fusion_loo.py --cache /tmp/x --collections tiny --kinds normal bm25half
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pickle
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fusion_lab import CACHE, COLLECTIONS, EMPTY, Collection, fuse, title_index  # noqa: E402
+
+from app.fusion import WeightRule, hybrid_weights, list_signals  # noqa: E402
+from app.models import Chunk  # noqa: E402
+from app.recall import FEEDBACK_ROUND, expanded_query, is_cjk_query  # noqa: E402
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+KINDS = ("normal", "bm25half", "densehalf", "bm25title", "nocjk")
+TITLED = ("nfcorpus", "cranfield", "cisi")  # collections whose documents start with a title line (bm25title)
+# The weights before issue 17 as a rule: dense 0.5 (odds 1), feedback 0.6 of BM25's 0.5, never gated.
+FIXED = WeightRule(bias=0.0, coverage=0.0, dense_top=0.0, feedback_share=0.6, feedback_min_coverage=0.0)
+SPACE = {
+    "bias": [round(x, 1) for x in np.arange(-1.2, 1.21, 0.2)],
+    "coverage": [0, -0.5, -1, -1.5, -2, -3],
+    "dense_top": [0, 2, 4, 6, 8],
+    "feedback_share": [0.0, 0.2, 0.4, 0.6, 0.8],
+    "feedback_min_coverage": [0.0, 0.1, 0.15, 0.2],
+}
+FEEDBACK_DOCS = 3  # KB_PRF_DOCS's default
+CJK_SHARE = 0.05 / 1.05  # KB_CJK_DENSE_WEIGHT's default 0.05 x 0.5 against BM25's 0.5
+
+
+def half_query(query: str) -> str:
+    """The query's first half of words (at least one), or of characters for a mostly-CJK query."""
+    if is_cjk_query(query):
+        return query[: max(1, len(query) // 2)]
+    words = query.split()
+    return " ".join(words[: max(1, len(words) // 2)])
+
+
+class Scenario:
+    """One collection under one kind: per query the dense and BM25 lists, the signals, and feedback lists."""
+
+    def __init__(self, c: Collection, kind: str, eval_dir: Path):
+        self.c, self.kind = c, kind
+        self.label = c.name if kind == "normal" else f"{c.name}/{kind}"
+        self.lex = title_index(c, c.cache / f"{c.name}-bm25title", eval_dir) if kind == "bm25title" else c.lexical
+        self.memo_path = c.cache / f"feedback-{self.label.replace('/', '-')}.pkl"
+        self.memo: dict = pickle.loads(self.memo_path.read_bytes()) if self.memo_path.exists() else {}
+        self.D, self.B, self.signals, self.cjk = {}, {}, {}, {}
+        for q in c.qids:
+            run, query = c.runs[q], c.queries[q]
+            self.D[q] = run["dense_half"] if kind == "densehalf" else run["dense"]
+            if kind == "bm25half":
+                self.B[q] = self.search(Counter(self.lex.analyze(half_query(query))))
+            elif kind == "bm25title":
+                self.B[q] = self.search(Counter(self.lex.analyze(query)))
+            else:
+                self.B[q] = run["bm25"]
+            terms = self.lex.analyze(query)
+            idf = self.lex.idf(terms)
+            self.signals[q] = list_signals(_head(self.D[q]), _head(self.B[q]), sum(idf.get(t, 0.0) for t in terms))
+            self.cjk[q] = is_cjk_query(query)
+        self.best = (self.score({q: self.D[q][0] for q in c.qids}), self.score({q: self.B[q][0] for q in c.qids}))
+
+    def search(self, terms) -> tuple[np.ndarray, np.ndarray]:
+        hits = self.lex.search_terms(terms, self.c.data["depth"])
+        ix = self.c.index_of
+        return np.asarray([ix[h] for h, _ in hits], dtype=np.int32), np.asarray([s for _, s in hits], dtype=float)
+
+    def feedback(self, q: str, top_ids: np.ndarray, top_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The expanded query's BM25 list for this first round's top chunks (memoised on disk)."""
+        key = (q, tuple(int(i) for i in top_ids), tuple(round(float(s), 9) for s in top_scores))
+        if key not in self.memo:
+            c, ids = self.c, self.c.data["chunk_ids"]
+            chunks = [Chunk(chunk_id=ids[i], doc_id="", doc_name=c.chunk_doc[i], position=0,
+                            text=c.data["chunk_text"][i]) for i in top_ids]
+            scores = {ids[i]: float(s) for i, s in zip(top_ids, top_scores, strict=True)}
+            query = half_query(c.queries[q]) if self.kind == "bm25half" else c.queries[q]
+            self.memo[key] = self.search(expanded_query(self.lex, query, chunks, scores))
+        return self.memo[key]
+
+    def save(self) -> None:
+        self.memo_path.write_bytes(pickle.dumps(self.memo, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def weights(self, q: str, rule: WeightRule) -> tuple[float, float, float]:
+        """`app.recall.query_weights` for this scenario: a mostly-CJK query keeps the fixed CJK share (under
+        `nocjk`: the rule, as for any query), never feedback."""
+        if self.cjk[q] and self.kind != "nocjk":
+            return CJK_SHARE, 1 - CJK_SHARE, 0.0
+        w_dense, w_bm25, w_feedback = hybrid_weights(self.signals[q], rule)
+        return (w_dense, w_bm25 + w_feedback, 0.0) if self.cjk[q] else (w_dense, w_bm25, w_feedback)
+
+    def replay(self, rule: WeightRule) -> dict[str, np.ndarray]:
+        """Fused chunk indices per query, as `app.recall.recall` fuses them."""
+        fused = {}
+        for q in self.c.qids:
+            D, B = self.D[q], self.B[q]
+            w_dense, w_bm25, w_feedback = self.weights(q, rule)
+            if w_feedback <= 0:
+                fused[q] = fuse([D, B], [w_dense, 1 - w_dense])[0]
+                continue
+            ids, scores = fuse([D, B], list(FEEDBACK_ROUND))
+            P = self.feedback(q, ids[:FEEDBACK_DOCS], scores[:FEEDBACK_DOCS])
+            fused[q] = fuse([D, B, P if len(P[0]) else EMPTY], [w_dense, w_bm25, w_feedback])[0]
+        return fused
+
+    def score(self, fused: dict[str, np.ndarray]) -> tuple[float, float]:
+        return self.c.score(fused)
+
+
+def _head(ids_scores: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, float]]:
+    """A list's first (id, score), all `list_signals` reads of it."""
+    return [(int(i), float(v)) for i, v in zip(ids_scores[0][:1], ids_scores[1][:1], strict=True)]
+
+
+class Lab:
+    def __init__(self, scenarios: list[Scenario], regress: float):
+        self.scenarios, self.regress = scenarios, regress
+        self.memo: dict = {}
+        n_stress = Counter(s.c.name for s in scenarios if s.kind != "normal")
+        self.weight = {s.label: (max(1, n_stress[s.c.name]) if s.kind == "normal" else 1.0) for s in scenarios}
+
+    def evaluate(self, s: Scenario, rule: WeightRule) -> tuple[float, float]:
+        key = (s.label, rule)
+        if key not in self.memo:
+            self.memo[key] = s.score(s.replay(rule))
+        return self.memo[key]
+
+    def objective(self, train: list[Scenario], rule: WeightRule) -> float:
+        total = 0.0
+        for s in train:
+            n, r = self.evaluate(s, rule)
+            (dn, dr), (bn, br) = s.best
+            best_n, best_r = max(dn, bn), max(dr, br)
+            j = (n - best_n) + (r - best_r) - 10 * (max(0, best_n - 0.005 - n) + max(0, best_r - 0.005 - r))
+            if s.kind == "normal":
+                fn, fr = self.evaluate(s, FIXED)
+                j -= self.regress * (max(0, fn - 0.002 - n) + max(0, fr - 0.002 - r))
+            total += self.weight[s.label] * j
+        return total / sum(self.weight[s.label] for s in train)
+
+    def descend(self, train: list[Scenario], sweeps: int = 3) -> tuple[WeightRule, float]:
+        rule, best = FIXED, self.objective(train, FIXED)
+        for _ in range(sweeps):
+            changed = False
+            for name, values in SPACE.items():
+                for v in values:
+                    trial = dataclasses.replace(rule, **{name: v})
+                    if trial == rule:
+                        continue
+                    j = self.objective(train, trial)
+                    if j > best + 1e-9:
+                        rule, best, changed = trial, j, True
+            if not changed:
+                break
+        return rule, best
+
+
+def row(lab: Lab, s: Scenario, rule: WeightRule) -> str:
+    (dn, dr), (bn, br) = s.best
+    n, r = lab.evaluate(s, rule)
+    fn, fr = lab.evaluate(s, FIXED)
+    ok = n >= max(dn, bn) - 0.005 and r >= max(dr, br) - 0.005
+    return (f"  {s.label:24s} rule {n:.3f} / {r:.3f}   fixed {fn:.3f} / {fr:.3f}   dense {dn:.3f} / {dr:.3f}   "
+            f"bm25 {bn:.3f} / {br:.3f}   {'ok' if ok else 'SHORT'}")
+
+
+def show(rule: WeightRule) -> str:
+    return " ".join(f"{k}={v:g}" for k, v in dataclasses.asdict(rule).items())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cache", type=Path, default=CACHE, help="fusion_cache.py's --out")
+    p.add_argument("--eval-dir", type=Path, default=EVAL_DIR, help="BEIR collections (for bm25title)")
+    p.add_argument("--collections", nargs="+", default=list(COLLECTIONS))
+    p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    p.add_argument("--regress", type=float, default=10.0, help="penalty on a normal collection's loss")
+    args = p.parse_args()
+    started = time.perf_counter()
+    scenarios = []
+    for name in args.collections:
+        c = Collection(name, args.cache)
+        cjk = any(is_cjk_query(c.queries[q]) for q in c.qids)
+        for kind in args.kinds:
+            if (kind == "nocjk" and not cjk) or (kind == "bm25title" and name not in TITLED):
+                continue
+            scenarios.append(Scenario(c, kind, args.eval_dir))
+    lab = Lab(scenarios, args.regress)
+    folds = [*args.collections, "ALL"] if len(args.collections) > 1 else ["ALL"]
+    for held in folds:
+        train = [s for s in scenarios if s.c.name != held]
+        rule, j = lab.descend(train)
+        print(f"fold {held}: {show(rule)} J={j:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
+        for s in scenarios if held == "ALL" else [s for s in scenarios if s.c.name == held]:
+            print(row(lab, s, rule), flush=True)
+    for s in scenarios:
+        s.save()
+
+
+if __name__ == "__main__":
+    main()
