@@ -292,12 +292,21 @@ def cmd_config(args) -> int:
 
 def cmd_serve(args) -> int:
     # Validated here, so an exposed API without KB_API_TOKEN refuses to start before anything runs.
+    from app import signin
+
     settings = load_settings(api_host=args.api_address, api_port=args.api_port)
+    # Beyond loopback only with sign-in (or --no-auth): checked on the very file Streamlit is told to read.
+    secrets = Path(args.secrets or signin.default_secrets(PROJECT_ROOT)).resolve()
+    signed_in = signin.check_exposure(args.address, secrets, args.no_auth)
     env = dict(os.environ, KB_DATA_DIR=str(settings.data_dir.resolve()))
     env.update(KB_API_HOST=settings.api_host, KB_API_PORT=str(settings.api_port))
+    if args.no_auth and not signed_in:
+        env[signin.NO_AUTH_ENV] = "1"  # every page shows a warning banner
+    elif args.no_auth:
+        print(f"note: sign-in is configured in {secrets}, so --no-auth changes nothing", file=sys.stderr)
     # app/serve.py: the pages of app/main.py, plus the REST API started with the server (see its docstring).
     command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app" / "serve.py")]
-    command += ["--server.port", str(args.port), "--server.address", args.address]
+    command += ["--server.port", str(args.port), "--server.address", args.address, "--secrets.files", str(secrets)]
     # Streamlit reads .streamlit/config.toml from the working directory: run it from the project root.
     # exec, not a child process: signals sent to `kb serve` (Ctrl-C, SIGTERM) reach Streamlit itself.
     os.chdir(PROJECT_ROOT)
@@ -400,6 +409,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--api-port", type=int, help="REST API port (default KB_API_PORT)")
     p.add_argument("--api-address", help="REST API address (default KB_API_HOST; beyond loopback needs KB_API_TOKEN)")
+    p.add_argument("--secrets", help="Streamlit secrets file with the [auth] sign-in table "
+                   "(default .streamlit/secrets.toml in the project)")
+    p.add_argument("--no-auth", action="store_true",
+                   help="allow a non-loopback --address without sign-in (every page then shows a warning)")
     p.set_defaults(run=cmd_serve)
     return parser
 

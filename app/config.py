@@ -125,6 +125,11 @@ class Settings:
     api_url: str = _setting(
         "KB_API_URL", "", "Where the CLI looks for a running app; empty: http://127.0.0.1:KB_API_PORT."
     )
+    admins: str = _setting(
+        "KB_ADMINS",
+        "",
+        "With sign-in on: comma-separated e-mails of the admins (create and drop KBs, grant roles, audit log).",
+    )
     api_max_body_mb: int = _setting(
         "KB_API_MAX_BODY_MB", 200, "Largest API request body in megabytes (uploads); larger ones get 413."
     )
@@ -136,6 +141,10 @@ class Settings:
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / "catalog.sqlite"
+
+    @property
+    def admin_emails(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.admins.split(",") if e.strip())
 
     @property
     def api_base_url(self) -> str:
@@ -223,6 +232,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"KB_API_PORT must be a TCP port between 1 and 65535 (got {s.api_port}).")
     if s.api_url and not s.api_url.startswith(("http://", "https://")):
         raise ConfigError("KB_API_URL must start with http:// or https:// (or be empty for loopback).")
+    if any("@" not in e for e in s.admin_emails):
+        raise ConfigError(f"KB_ADMINS={s.admins!r} must list e-mail addresses, separated by commas.")
     if not s.api_token and not is_loopback(s.api_host):
         raise ConfigError(
             f"KB_API_HOST={s.api_host} exposes the API beyond this machine: set KB_API_TOKEN to a secret "

@@ -41,6 +41,14 @@ class LexicalIndexOutdated(KBError):
     """The BM25 index on disk is in a format this version no longer reads; the message names the rebuild."""
 
 
+class AccessDenied(KBError):
+    """The signed-in user (or token) lacks the role an action needs; the message names the role and who grants it."""
+
+
+class NotSignedIn(KBError):
+    """Sign-in is on and the request carries no valid identity (an unknown or revoked token)."""
+
+
 class BatchTooLarge(KBError):
     """An upload or `kb ingest` over KB_MAX_BATCH_FILES or KB_MAX_BATCH_MB, refused whole; the message says which."""
 

@@ -13,14 +13,17 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app.errors import KBError  # noqa: E402
-from app.ui import nav, resources, sidebar  # noqa: E402
+from app.service import access  # noqa: E402
+from app.ui import nav, resources, sidebar, signin  # noqa: E402
 
 # A file of our own: an emoji or icon name would make the browser fetch the favicon from a CDN.
 FAVICON = ROOT / "app" / "ui" / "favicon.png"
 st.set_page_config(page_title="Knowledge-base search", page_icon=str(FAVICON), layout="wide")
-navigation = st.navigation(nav.pages())
+signin.gate()  # with sign-in configured, a visitor who is not signed in sees only the sign-in page
 try:
-    sidebar.render_sidebar(resources.runtime())
+    rt = resources.runtime()
+    navigation = st.navigation(nav.pages(admin=access.is_admin(rt), signed_in=rt.user is not None))
+    sidebar.render_sidebar(rt)
 except KBError as exc:  # a bad KB_* setting: say which and how to fix it, instead of a traceback
     st.error(str(exc))
     st.stop()

@@ -6,15 +6,20 @@ app passes the process-wide cached models (`app/ui/resources.py`); tests and `kb
 they already loaded. Everything here is safe to share between threads: the catalog opens a
 connection per call, the embedder and reranker guard their models, and Chroma clients are
 thread-safe.
+
+`rt.user` is who acts (None: single-user mode, no sign-in); `rt.as_user(user)` is the same runtime
+acting for a signed-in person, sharing every resource (the service layer checks roles against it).
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from app.access import AccessStore, User
 from app.catalog import Catalog, KnowledgeBase
 from app.config import Settings, load_settings
 from app.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound
@@ -60,8 +65,12 @@ class Runtime:
         self.catalog = Catalog(self.settings.catalog_path)
         # One writer per data dir across processes; searches read whole writes only (app/locks.py).
         self.lock: DataDirLock = data_dir_lock(self.settings.data_dir)
-        self._embedder, self._store, self._reranker = embedder, store, reranker
-        self._parser: ParsePool | None = None
+        self.access = AccessStore(self.settings.catalog_path)
+        self.user: User | None = None
+        # One dict for every view made by as_user: a resource built through one is built for all.
+        self._resources: dict[str, object] = {
+            "embedder": embedder, "store": store, "reranker": reranker, "parser": None,
+        }
         self._build_lock = threading.Lock()  # held while a model loads: two threads never build one twice
         self._lexical_lock = threading.Lock()
         self._lexical: dict[str, LexicalIndex] = {}
@@ -73,7 +82,7 @@ class Runtime:
 
             return Embedder(self.settings.embed_model)
 
-        return self._built("_embedder", build)
+        return self._built("embedder", build)
 
     @property
     def store(self) -> VectorStore:
@@ -82,7 +91,7 @@ class Runtime:
 
             return VectorStore(self.settings)
 
-        return self._built("_store", build)
+        return self._built("store", build)
 
     @property
     def reranker(self) -> RerankService:
@@ -91,34 +100,41 @@ class Runtime:
 
             return RerankService(self.settings)
 
-        return self._built("_reranker", build)
+        return self._built("reranker", build)
 
-    def _built(self, attribute: str, build):
-        """The resource in `attribute`, built by `build()` the first time (imports stay lazy: import does no work)."""
+    def _built(self, name: str, build):
+        """The resource `name`, built by `build()` the first time (imports stay lazy: import does no work)."""
         with self._build_lock:
-            if getattr(self, attribute) is None:
-                setattr(self, attribute, build())
-            return getattr(self, attribute)
+            if self._resources[name] is None:
+                self._resources[name] = build()
+            return self._resources[name]
+
+    def as_user(self, user: User | None) -> Runtime:
+        """This runtime acting for `user`: a shallow copy, so models, clients, locks and indexes are shared."""
+        view = copy.copy(self)
+        view.user = user
+        return view
 
     @property
     def parser(self) -> ParsePool:
         """The parse worker processes (started on first use; `close()` stops them)."""
         with self._build_lock:
-            if self._parser is None:
+            if self._resources["parser"] is None:
                 import atexit
 
                 from ingest.pool import ParsePool
 
-                self._parser = ParsePool(self.settings, tokenizer=self._tokenizer_spec)
-                atexit.register(self._parser.close)
-            return self._parser
+                parser = ParsePool(self.settings, tokenizer=self._tokenizer_spec)
+                atexit.register(parser.close)
+                self._resources["parser"] = parser
+            return self._resources["parser"]
 
     def _tokenizer_spec(self) -> dict:
         """What the parse workers load to count tokens: the tokenizer of the embedder given to this
         runtime, else the configured model's tokenizer.json (no model load), else the model's."""
         from ingest.pool import serialized, tokenizer_file
 
-        if self._embedder is None:
+        if self._resources["embedder"] is None:
             path = tokenizer_file(self.settings.embed_model)
             if path:
                 return {"file": path}
@@ -127,7 +143,7 @@ class Runtime:
     def close(self) -> None:
         """Stop the parse workers (the models stay: other runtimes may share them)."""
         with self._build_lock:
-            parser, self._parser = self._parser, None
+            parser, self._resources["parser"] = self._resources["parser"], None
         if parser is not None:
             parser.close()
 

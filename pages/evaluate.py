@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.config import RECALL_MODES
 from app.errors import KBError
-from app.service import evaluation, presets, queries, tuning
+from app.service import access, evaluation, presets, queries, tuning
 from app.ui import evaluate_view as view
 from app.ui import jobs, nav, resources, sidebar
 from app.ui.text import literal, plain
@@ -29,7 +29,11 @@ set_name = left.selectbox("Query set", names, key="eval_set", index=0 if names e
                           placeholder="none yet: import one or label search results")
 if set_name:
     summary = next(s for s in sets if s.name == set_name)
+    made_by = access.authors(rt, kb, "query_set").get(set_name)
     left.caption(f"{summary.queries} queries, {summary.labels} labels")
+    by = ", ".join(f"{email} ({n})" for email, n in queries.label_authors(rt, kb, set_name).items())
+    if made_by or by:  # text, not Markdown: an e-mail may hold _ or *
+        left.text(f"made by {made_by or 'unknown'}; labels by {by or 'nobody recorded'}")
     csv_col, jsonl_col = left.columns(2)
     csv_col.download_button("Export CSV", queries.export(rt, kb, set_name, "csv"), file_name=f"{set_name}.csv")
     jsonl_col.download_button("Export JSONL", queries.export(rt, kb, set_name, "jsonl"),
@@ -177,8 +181,12 @@ if suggestion is not None:
     held = {**suggestion.held_out.record(), "id": suggestion.held_out.run_id}
     st.dataframe(view.comparisons_table(held), hide_index=True, width="stretch")
     if st.button("Make the best the default"):
-        presets.set_default(rt, kb, suggestion.best.instruction, suggestion.best.label)
-        st.rerun()
+        try:
+            presets.set_default(rt, kb, suggestion.best.instruction, suggestion.best.label)
+        except KBError as exc:
+            st.error(literal(str(exc)))
+        else:
+            st.rerun()
 
 # ---- versions and the default --------------------------------------------------------------------------
 st.subheader("Instruction versions")
@@ -186,12 +194,18 @@ label, text = presets.default_instruction(rt, kb)
 st.caption("Searches in this knowledge base start from:")
 st.text(f"{label}: {text}")
 if versions:
+    saved_by = access.authors(rt, kb, "preset")
     st.dataframe([{"preset": plain(v.name), "version": v.version, "instruction": v.instruction,
                    "saved": time.strftime("%Y-%m-%d %H:%M", time.localtime(v.saved_at)),
+                   "saved by": saved_by.get(f"{v.name}@{v.version}", ""),
                    **{f"nDCG@10 on {s}": f.get("ndcg@10") for s, f in v.figures.items()}} for v in versions],
                  hide_index=True, width="stretch")
     keys = {f"{v.name}@{v.version}": v for v in versions}
     pick = st.selectbox("Version", list(keys), key="eval_default_version", format_func=plain)
     if st.button("Make this version the default"):
-        presets.set_default(rt, kb, keys[pick].instruction, f"{keys[pick].name} v{keys[pick].version}")
-        st.rerun()
+        try:
+            presets.set_default(rt, kb, keys[pick].instruction, f"{keys[pick].name} v{keys[pick].version}")
+        except KBError as exc:  # a viewer: setting the default needs the editor role
+            st.error(literal(str(exc)))
+        else:
+            st.rerun()

@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 from app.errors import KBError
-from app.service import kbs
+from app.service import access, kbs
 from app.ui import resources, sidebar
 from app.ui.text import literal, plain
 
@@ -31,7 +31,11 @@ if summaries:
         width="stretch",
     )
 else:
-    st.info("No knowledge base yet: create one here, or just upload files.")
+    st.info("No knowledge base yet: create one here, or just upload files." if access.is_admin(rt)
+            else "You have no role on any knowledge base yet: ask an admin to grant you one.")
+if not access.is_admin(rt):
+    st.caption("Only admins (KB_ADMINS) create, rename and delete knowledge bases.")
+    st.stop()
 
 with st.form("create_kb", clear_on_submit=True):
     name = st.text_input("New knowledge base", placeholder="e.g. hr-policies")

@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from app.errors import KBError
-from app.service import documents
+from app.service import access, documents
 from app.ui import library_view, nav, resources, sidebar, upload
 from app.ui.text import literal, plain
 
@@ -43,10 +43,13 @@ st.dataframe([{**vars(row), "name": plain(row.name)} for row in documents.rows(d
 doc = st.selectbox("Document", docs, format_func=lambda d: plain(d.name), key="library_doc")
 
 left, middle, right = st.columns(3)
+viewer = access.role_of(rt, kb_name) != access.EDITOR  # the service refuses them anyway; say so up front
+why = "Needs the editor role on this knowledge base" if viewer else None
 path = documents.original(rt, kb_name, doc.doc_id)
 if path is not None:
     left.download_button("Download original", data=path.read_bytes, file_name=doc.name, width="stretch")
-if middle.button("Re-ingest", width="stretch", help="Parse, chunk and embed it again from the kept original"):
+if middle.button("Re-ingest", width="stretch", disabled=viewer,
+                 help=why or "Parse, chunk and embed it again from the kept original"):
     with st.status(literal(f"{doc.name}: re-ingesting"), expanded=True) as box:
         bar = st.progress(0.0)
 
@@ -57,7 +60,7 @@ if middle.button("Re-ingest", width="stretch", help="Parse, chunk and embed it a
         outcome = documents.reingest(rt, kb_name, doc, progress=show)
         box.update(label=literal(upload.outcome_label(outcome)), state=upload.outcome_state(outcome),
                    expanded=False)
-if right.button("Delete…", width="stretch"):
+if right.button("Delete…", width="stretch", disabled=viewer, help=why):
     st.session_state[CONFIRM] = doc.doc_id
 
 if st.session_state.get(CONFIRM) == doc.doc_id:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app.errors import KBError
-from app.service import documents
+from app.service import access, documents
 from app.ui import resources, sidebar, upload
 from app.ui.text import literal
 
@@ -15,6 +15,10 @@ kb_name = sidebar.selected_kb()
 if kb_name is None:
     kb_name = st.text_input("New knowledge base", value="default",
                             help="There is no knowledge base yet: the upload creates this one.").strip()
+elif access.role_of(rt, kb_name) != access.EDITOR:
+    st.warning("Uploading into this knowledge base needs the editor role; you are a viewer here. An admin can "
+               "change that on the Admin page.")
+    st.stop()
 else:
     st.caption(f"Into knowledge base **{literal(kb_name)}** (change it in the sidebar).")
 

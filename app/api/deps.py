@@ -1,4 +1,9 @@
-"""What every route depends on: the process's Runtime, and the bearer token when one is configured."""
+"""What every route depends on: the Runtime acting for the caller, decided by the bearer token.
+
+Single-user mode (no sign-in configured): the process's Runtime as it is, behind KB_API_TOKEN when one is
+set. With sign-in (`create_app(rt, signed_in=True)`): only personal tokens (made on the Account page) are
+accepted, and the Runtime acts for the token's owner, so the service layer applies that user's roles.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +14,44 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.runtime import Runtime
+from app.service import tokens
 
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="KB_API_TOKEN",
-    description="`Authorization: Bearer $KB_API_TOKEN`; needed when the app was started with KB_API_TOKEN set.",
+    description="`Authorization: Bearer <token>`: KB_API_TOKEN in single-user mode when it is set; with sign-in, "
+    "a personal token from the Account page.",
 )
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]  # a route's `rt: RuntimeDep` is the app's Runtime
-
-
-def require_token(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    """No token configured: open (loopback only, config.py refuses anything else). Otherwise it must match."""
+def require_token(request: Request, credentials: Credentials) -> Runtime:
+    """The caller's Runtime, or 401. FastAPI runs this once per request (the app and `runtime` share it)."""
+    rt: Runtime = request.app.state.runtime
+    if request.app.state.signed_in:
+        if credentials is None:
+            raise _unauthorized("This app has sign-in on: send `Authorization: Bearer <token>` with a personal "
+                                "token made on its Account page (the kb CLI sends $KB_API_TOKEN).")
+        return tokens.runtime_for(rt, credentials.credentials)  # NotSignedIn -> 401 (app/api/errors.py)
     expected: str = request.app.state.token
     if not expected:
-        return
+        return rt  # no token configured: open (loopback only, config.py refuses anything else)
     if credentials is None:
-        raise HTTPException(
-            401,
+        raise _unauthorized(
             "This API needs a bearer token: send `Authorization: Bearer <token>` with the KB_API_TOKEN the "
-            "app was started with (the kb CLI sends $KB_API_TOKEN).",
-            headers={"WWW-Authenticate": "Bearer"},
+            "app was started with (the kb CLI sends $KB_API_TOKEN)."
         )
     if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(
-            401,
-            "Wrong bearer token: send the KB_API_TOKEN the app was started with.",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        raise _unauthorized("Wrong bearer token: send the KB_API_TOKEN the app was started with.", "invalid_token")
+    return rt
+
+
+def _unauthorized(detail: str, error: str = "") -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": f'Bearer error="{error}"' if error else "Bearer"})
+
+
+def runtime(rt: Annotated[Runtime, Depends(require_token)]) -> Runtime:
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]  # a route's `rt: RuntimeDep` acts for the caller

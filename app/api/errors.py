@@ -15,12 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.errors import (
+    AccessDenied,
     BatchTooLarge,
     DocumentNotFound,
     EmbeddingModelMismatch,
     KBError,
     KnowledgeBaseExists,
     KnowledgeBaseNotFound,
+    NotSignedIn,
     RerankerUnavailable,
 )
 
@@ -28,6 +30,8 @@ log = logging.getLogger("kb.api")
 
 # The first matching class wins; any other KBError is the caller's to fix: 400.
 STATUS_OF: tuple[tuple[type[KBError], int], ...] = (
+    (NotSignedIn, 401),
+    (AccessDenied, 403),
     (KnowledgeBaseNotFound, 404),
     (DocumentNotFound, 404),
     (KnowledgeBaseExists, 409),
@@ -48,7 +52,8 @@ def _error(description: str) -> dict:
 # Documented on every route of the OpenAPI page.
 ERROR_RESPONSES: dict[int | str, dict] = {
     400: _error("Invalid input (an empty question, a bad name, ...); the message says what to change."),
-    401: _error("Missing or wrong bearer token (KB_API_TOKEN)."),
+    401: _error("Missing, wrong or revoked bearer token (KB_API_TOKEN, or a personal token with sign-in)."),
+    403: _error("The token's user lacks the role this needs on the knowledge base; the message names it."),
     404: _error("No such knowledge base or document; the message says how to list them."),
     409: _error("Conflicts with the stored data (e.g. indexed with another embedding model)."),
     413: _error("Request body over KB_API_MAX_BODY_MB, or files over KB_MAX_BATCH_FILES / KB_MAX_BATCH_MB."),

@@ -28,8 +28,9 @@ class ApiServer:
         self.thread.join(timeout)
 
 
-def start(rt: Runtime) -> ApiServer | None:
-    """Serve the API on KB_API_HOST:KB_API_PORT; returns None (after saying why) if it cannot listen."""
+def start(rt: Runtime, signed_in: bool = False) -> ApiServer | None:
+    """Serve the API on KB_API_HOST:KB_API_PORT; returns None (after saying why) if it cannot listen.
+    `signed_in`: sign-in is configured, so the API takes personal tokens only (app/api/deps.py)."""
     import uvicorn
 
     from app.api.app import create_app
@@ -48,7 +49,9 @@ def start(rt: Runtime) -> ApiServer | None:
         )
         return None
     # log_config=None: leave the process's logging (Streamlit's) as it is; uvicorn's own errors still show.
-    config = uvicorn.Config(create_app(rt), log_config=None, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        create_app(rt, signed_in=signed_in), log_config=None, log_level="warning", access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="kb-api", daemon=True)
     thread.start()

@@ -12,6 +12,7 @@ from app.errors import KnowledgeBaseNotFound
 from app.ids import version_key, version_of
 from app.models import Chunk, Document
 from app.runtime import Runtime
+from app.service import access
 from ingest.details import DocumentDetails, read_details
 from ingest.limits import too_large
 from ingest.pipeline import (
@@ -57,14 +58,21 @@ def file_limit_message(rt: Runtime, size: int) -> str | None:
 
 def open_for_upload(rt: Runtime, kb_name: str) -> KnowledgeBase:
     """The knowledge base to ingest into, created if missing, cleared of debris from interrupted writes."""
-    return open_for_writing(rt, kb_name)
+    created = access.require_writer(rt, kb_name)
+    kb = open_for_writing(rt, kb_name)
+    if created:
+        access.record(rt, "kb create", kb.name)
+    return kb
 
 
 def ingest_upload(
     rt: Runtime, kb_name: str, name: str, data: bytes, progress: Progress | None = None
 ) -> IngestOutcome:
     """One uploaded file into the knowledge base (created if missing). Never raises for a bad file."""
+    created = access.require_writer(rt, kb_name)
     kb = rt.open_or_create_kb(kb_name)
+    if created:
+        access.record(rt, "kb create", kb.name)
     return _logged(rt, kb, [ingest_bytes(rt, kb, name, data, progress)])[0]
 
 
@@ -88,10 +96,14 @@ def ingest_files(
 ) -> Iterator[IngestOutcome]:
     """Files and folders on this machine (recursively), in groups; one outcome per file, in order. Links
     that leave a folder are skipped unless `follow_symlinks`."""
+    created = access.require_writer(rt, kb_name)
     kb = None
     for outcome in ingest_paths(rt, kb_name, paths, progress_for, follow_symlinks=follow_symlinks):
         try:
-            kb = kb or rt.catalog.get_kb(kb_name)
+            if kb is None:
+                kb = rt.catalog.get_kb(kb_name)
+                if created:
+                    access.record(rt, "kb create", kb.name)
         except KnowledgeBaseNotFound:  # links skipped where nothing is left to ingest: no KB is made
             yield outcome
             continue
@@ -100,17 +112,22 @@ def ingest_files(
 
 def ingest_history(rt: Runtime, kb_name: str, limit: int = 200) -> list[dict]:
     """What happened to the files given to the knowledge base, newest first (time, file, outcome, detail)."""
+    access.require(rt, kb_name, access.VIEWER, "see its ingest history")
     return rt.catalog.ingest_log(rt.catalog.get_kb(kb_name), limit)
 
 
-def _logged(rt: Runtime, kb: KnowledgeBase, outcomes: list[IngestOutcome]) -> list[IngestOutcome]:
+def _logged(
+    rt: Runtime, kb: KnowledgeBase, outcomes: list[IngestOutcome], action: str = "upload"
+) -> list[IngestOutcome]:
     with rt.lock.write():  # a write to the data dir like any other (app.locks)
         rt.catalog.log_ingest(kb, [(o.name, o.status.value, o.summary()) for o in outcomes])
+    access.record_ingest(rt, kb.name, outcomes, action)
     return outcomes
 
 
 def listing(rt: Runtime, kb_name: str) -> list[Document]:
     """The ready documents, by name."""
+    access.require(rt, kb_name, access.VIEWER, "see its documents")
     return rt.catalog.documents(rt.catalog.get_kb(kb_name))
 
 
@@ -130,6 +147,7 @@ def rows(docs: list[Document]) -> list[DocumentRow]:
 
 def chunks(rt: Runtime, kb_name: str, doc_id: str) -> list[Chunk]:
     """A document's chunks in order (those of its visible generation: a re-ingest may be writing others)."""
+    access.require(rt, kb_name, access.VIEWER, "see its documents")
     kb = rt.open_kb(kb_name)
     doc = rt.catalog.get_document(kb, doc_id)
     if doc is None:
@@ -147,6 +165,7 @@ def details(rt: Runtime, kb_name: str, doc_id: str) -> DocumentDetails | None:
 
 def original(rt: Runtime, kb_name: str, doc_id: str) -> Path | None:
     """The kept original of a ready document, or None if the document or its file is gone."""
+    access.require(rt, kb_name, access.VIEWER, "see its documents")
     kb = rt.catalog.get_kb(kb_name)
     doc = rt.catalog.get_document(kb, doc_id)
     return None if doc is None else kept_originals(rt, kb, {doc.doc_id: doc.name}).get(doc.doc_id)
@@ -160,7 +179,10 @@ def kept_originals(rt: Runtime, kb: KnowledgeBase, names: dict[str, str]) -> dic
 
 def delete(rt: Runtime, kb_name: str, name_or_id: str) -> Document:
     """Delete a document by file name or id; returns what was deleted."""
-    return delete_document(rt, kb_name, name_or_id)
+    access.require(rt, kb_name, access.EDITOR, "delete documents")
+    doc = delete_document(rt, kb_name, name_or_id)
+    access.record(rt, "delete", kb_name, doc.name, doc.doc_id)
+    return doc
 
 
 def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None = None) -> IngestOutcome:
@@ -169,11 +191,12 @@ def reingest(rt: Runtime, kb_name: str, doc: Document, progress: Progress | None
     The new chunks are written beside the old ones and one transaction switches to them, so the old
     version answers searches until then, and stays if anything fails.
     """
+    access.require(rt, kb_name, access.EDITOR, "re-ingest documents")
     if original(rt, kb_name, doc.doc_id) is None:
         outcome = failed(doc.name, "the original file is missing", doc.doc_id)
     else:
         outcome = reingest_document(rt, kb_name, doc.doc_id, progress)
-    return _logged(rt, rt.open_kb(kb_name), [outcome])[0]
+    return _logged(rt, rt.open_kb(kb_name), [outcome], "reingest")[0]
 
 
 def human_size(size: int) -> str:

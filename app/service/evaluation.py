@@ -18,6 +18,7 @@ from app.errors import InvalidInput
 from app.models import Hit
 from app.recall import recall
 from app.runtime import Runtime
+from app.service import access
 from app.service.presets import available, default_instruction
 from app.workbench import records
 from app.workbench.labels import Label, relevant_labels
@@ -106,6 +107,7 @@ def compare_configs(
     Raises EvaluationCancelled when `cancel` is set, InvalidInput for an unknown set or preset, or a set
     without any positive label.
     """
+    access.require(rt, kb_name, access.VIEWER, "evaluate on it")
     if len(specs) < 1:
         raise InvalidInput("Give at least one configuration (two to compare).")
     kb = rt.open_kb(kb_name)
@@ -136,11 +138,13 @@ def compare_configs(
 
 
 def saved_runs(rt: Runtime, kb_name: str) -> list[records.RunSummary]:
+    access.require(rt, kb_name, access.VIEWER, "see its evaluation runs")
     return records.runs(rt.catalog, rt.catalog.get_kb(kb_name))
 
 
 def reopen(rt: Runtime, kb_name: str, run_id: int) -> dict:
     """A saved run as it was stored: `report` (the JSON contract), `configs`, `per_query`, `rankings`."""
+    access.require(rt, kb_name, access.VIEWER, "see its evaluation runs")
     return records.run_report(rt.catalog, rt.catalog.get_kb(kb_name), run_id)
 
 

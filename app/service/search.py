@@ -13,6 +13,7 @@ from app.ids import neighbour_id
 from app.models import Chunk, SearchResult
 from app.runtime import Runtime
 from app.search import search
+from app.service import access
 from app.service.documents import kept_originals
 from app.service.presets import default_instruction
 
@@ -48,6 +49,7 @@ def run(
     """`app.search.search` plus, with `context`, the neighbours and kept originals of every hit shown
     (the reranked hits and the recall-order hits). Without an `instruction`, the knowledge base's default
     (see `app.service.presets.default_instruction`). Raises KBError with a message for the user."""
+    access.require(rt, kb_name, access.VIEWER, "search it")
     if not (instruction or "").strip():
         instruction = default_instruction(rt, kb_name)[1]
     result = search(

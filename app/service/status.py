@@ -8,6 +8,7 @@ from app.rerank.service import EngineState
 from app.runtime import Runtime
 from app.selftest import PAIRS as SELFTEST_PAIRS
 from app.selftest import Verdict, run_selftest
+from app.service import access
 
 __all__ = ["SELFTEST_PAIRS", "embedding_facts", "reranker_facts", "selftest", "store_facts"]
 
@@ -40,7 +41,9 @@ def reranker_facts(rt: Runtime) -> RerankerFacts:
 
 
 def store_facts(rt: Runtime) -> StoreFacts:
-    kbs = rt.catalog.list_kbs()
+    """Counts over the knowledge bases the user has a role on."""
+    shown = set(access.visible(rt, [kb.name for kb in rt.catalog.list_kbs()]))
+    kbs = [kb for kb in rt.catalog.list_kbs() if kb.name in shown]
     docs = [d for kb in kbs for d in rt.catalog.documents(kb)]
     return StoreFacts(rt.store.location, len(kbs), len(docs), sum(d.chunks for d in docs))
 

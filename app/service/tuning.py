@@ -17,7 +17,7 @@ from itertools import islice
 from app.errors import InvalidInput
 from app.instructions import BUILTIN_PRESETS
 from app.runtime import Runtime
-from app.service import presets
+from app.service import access, presets
 from app.service.evaluation import Comparison, compare_configs
 from app.workbench import records
 from app.workbench.candidates import candidate_instructions
@@ -88,6 +88,7 @@ class TuneResult:
 
 
 def plan(rt: Runtime, kb_name: str, set_name: str, *, seed: int = DEFAULT_SEED) -> TunePlan:
+    access.require(rt, kb_name, access.VIEWER, "evaluate on it")
     kb = rt.open_kb(kb_name)
     records.require_set(rt.catalog, kb, set_name)
     queries = sorted({lb.query for lb in records.labels(rt.catalog, kb, set_name) if lb.grade > 0})
@@ -107,6 +108,7 @@ def plan(rt: Runtime, kb_name: str, set_name: str, *, seed: int = DEFAULT_SEED) 
 
 
 def candidate_pool(rt: Runtime, kb_name: str) -> list[Candidate]:
+    access.require(rt, kb_name, access.VIEWER, "evaluate on it")
     kb = rt.open_kb(kb_name)
     sample = [c.text for c in islice(rt.store.iter_chunks(kb), DOMAIN_SAMPLE_CHUNKS)]
     language = main_language(sample)

@@ -15,6 +15,8 @@ _PAGES = (
     ("evaluate", "Evaluate", ":material/analytics:"),
     ("knowledge_bases", "Knowledge bases", ":material/folder_open:"),
     ("status", "Status", ":material/monitor_heart:"),
+    ("account", "Account", ":material/key:"),  # signed-in users: their roles and API tokens
+    ("admin", "Admin", ":material/admin_panel_settings:"),  # admins: roles and the audit log
 )
 
 
@@ -26,8 +28,11 @@ def page(name: str) -> st.Page:
     raise KeyError(name)
 
 
-def pages() -> list[st.Page]:
-    return [page(name) for name, _, _ in _PAGES]
+def pages(*, admin: bool = True, signed_in: bool = False) -> list[st.Page]:
+    """The menu: Account only for signed-in users, Admin only for admins (everyone in single-user mode)."""
+    hidden = {"account"} if not signed_in else set()
+    hidden |= {"admin"} if not admin else set()
+    return [page(name) for name, _, _ in _PAGES if name not in hidden]
 
 
 def require_kb(kb: str | None, note: str = "There is no knowledge base yet.") -> str:

@@ -16,6 +16,7 @@ import streamlit as st
 from app.config import Settings, load_settings
 from app.rerank.service import EngineState, RerankService, keep_compile_cache_in
 from app.runtime import Runtime
+from app.ui import signin
 
 
 @st.cache_resource(show_spinner=False)
@@ -39,8 +40,9 @@ def _runtime(settings: Settings) -> Runtime:
 
 
 def runtime() -> Runtime:
-    """The process's Runtime for the configuration in the environment (KB_* variables)."""
-    return _runtime(load_settings())
+    """The process's Runtime for the configuration in the environment (KB_* variables), acting for the
+    signed-in user (app/ui/signin.py)."""
+    return signin.acting(_runtime(load_settings()))
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,8 +52,8 @@ def api_server():
     from app.api.server import start
     from app.service import health
 
-    rt = runtime()
-    server = start(rt)
+    rt = _runtime(load_settings())
+    server = start(rt, signed_in=signin.configured())
     health.watch(rt)
     return server
 

@@ -99,7 +99,8 @@ def _kb_picker(rt: Runtime) -> str | None:
 def _instruction_editor(rt: Runtime, kb: str | None) -> None:
     state = st.session_state
     choices = presets.available(rt, kb)
-    if state.get(INSTRUCTION_KB, "") != kb:  # first load, or another KB: start from the KB's default
+    # first load, another KB, or the box's state dropped by Streamlit on a page change: start from the default
+    if state.get(INSTRUCTION_KB, "") != kb or INSTRUCTION not in state:
         state[INSTRUCTION] = presets.default_instruction(rt, kb)[1]
         state[INSTRUCTION_KB] = kb
     # Keep the picker truthful: it shows the preset whose text is in the box, or "(edited)".
@@ -145,7 +146,11 @@ def _save_preset(rt: Runtime, kb: str) -> None:
 
 
 def _delete_preset(rt: Runtime, kb: str, name: str) -> None:
-    presets.delete(rt, kb, name)
+    try:
+        presets.delete(rt, kb, name)
+    except KBError as exc:  # a viewer: presets need the editor role
+        st.session_state[PRESET_MESSAGE] = f"Not deleted: {exc}"
+        return
     st.session_state[PRESET_MESSAGE] = f"Deleted preset {name!r}."
 
 
