@@ -101,12 +101,12 @@ def test_search_reranks_with_the_tiny_model_and_status_reports_the_engine(monkey
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
 
     at.switch_page("../pages/status.py").run()
-    text = "\n".join(m.value for m in at.markdown)
-    assert "Backend `vllm`" in text and str(tiny_reranker_dir) in text
+    text = shown("\n".join(m.value for m in at.markdown))
+    assert "Backend vllm" in text and str(tiny_reranker_dir) in text
     assert "device **CPU**" in text and "Engine: **ready** in " in text
     click(at, "Run self-test")
     assert not at.exception, at.exception
-    verdict = (at.success or at.error)[0].value
+    verdict = shown((at.success or at.error)[0].value)
     assert verdict.split(":")[0] in {"ok", "constant", "inverted", "inconsistent"}
     table = at.dataframe[0].value
     assert len(table) == 3 and set(table.columns) == {"query", "relevant", "irrelevant"}
