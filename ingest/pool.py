@@ -92,7 +92,7 @@ class ParsePool:
                 continue
             now = time.monotonic()
             wait = max(0.0, min(deadline for _, _, deadline in busy.values()) - now)
-            ready, _, _ = select.select([w.stdout for w in busy], [], [], min(wait, WATCH_EVERY_S))
+            ready = _readable([w.stdout for w in busy], min(wait, WATCH_EVERY_S))
             for worker in busy:
                 worker.watch()
             by_fd = {w.stdout: w for w in busy}
@@ -176,7 +176,7 @@ class _Worker:
             bufsize=0,
         )
         self.stdout = self.proc.stdout.fileno()
-        # Read with os.read: a buffered reader could hold an answer that select() then never reports.
+        # Read with os.read: a buffered reader could hold an answer that poll() then never reports.
         self._reader = _FdReader(self.stdout)
         self.tasks = 0
         self.started = False  # True once it has said "ready" (startup overlaps the first file's wait)
@@ -312,3 +312,12 @@ def tokenizer_spec(model: str) -> dict:
 def serialized(tokenizer) -> dict:
     """A Hugging Face fast tokenizer (or a `tokenizers.Tokenizer`) as a worker's tokenizer spec."""
     return {"json": getattr(tokenizer, "backend_tokenizer", tokenizer).to_str()}
+
+
+def _readable(fds: list[int], timeout_s: float) -> list[int]:
+    """The fds with an answer or an end of file within `timeout_s`. poll(), not select(), which refuses
+    descriptors of 1024 and above, and a long-lived app process (Chroma, the indexes, sockets) opens that many."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(timeout_s * 1000)]

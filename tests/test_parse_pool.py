@@ -158,3 +158,14 @@ def test_a_scanned_pdf_is_read_by_ocr_inside_the_worker_and_its_details_come_bac
     assert isinstance(result, Parsed), result
     assert result.page_count == 1 and result.details.ocr_pages == (1,)
     assert result.peak_rss > 0 and "intake filter" in " ".join(c.text for c in result.chunks)
+
+
+def test_workers_answer_when_the_process_already_holds_over_1024_descriptors(pool_with):
+    """A long-lived app process holds many files (Chroma, the indexes, sockets); select() refused them."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        [result] = pool_with().parse_many([ParseTask("a.txt", b"Otters hold hands while sleeping.", "d1")])
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert isinstance(result, Parsed) and result.chunks[0].text == "Otters hold hands while sleeping."
