@@ -12,11 +12,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from testing.servers import wait_until_healthy
 from tests.conftest import free_port
 from tests.fixtures_docs import CHINESE_TEXT
 from tests.test_app_pages import PAGE_3_FACT, manual_pdf
@@ -52,17 +52,7 @@ def server(tmp_path):
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "kb serve did not become healthy in 90 s"
-            time.sleep(0.2)
+        wait_until_healthy(proc, f"{url}/_stcore/health", tmp_path / "serve.log")
         yield url, started
     finally:
         _stop_group(proc)

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from app.service import kbs, presets, queries
 from app.ui.text import plain
 from ingest.pipeline import ingest_bytes
+from testing.servers import wait_until_healthy
 from tests.conftest import free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _stop_group, shot
 
@@ -67,17 +67,7 @@ def serve(tmp_path, extra: dict):
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "kb serve did not become healthy in 90 s"
-            time.sleep(0.2)
+        wait_until_healthy(proc, f"{url}/_stcore/health", tmp_path / "serve.log")
         yield url
     finally:
         _stop_group(proc)

@@ -11,13 +11,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.access import AccessStore
+from testing.servers import wait_until_healthy
 from tests.conftest import free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _local, _stop_group, shot
 
@@ -68,17 +68,7 @@ def app(provider, tmp_path):
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "kb serve did not become healthy in 90 s"
-            time.sleep(0.2)
+        wait_until_healthy(proc, f"http://127.0.0.1:{port}/_stcore/health", log_path)
         yield url, f"http://127.0.0.1:{api_port}", tmp_path / "data"
     finally:
         _stop_group(proc)
