@@ -61,6 +61,6 @@ kb_filter = right.text_input("Knowledge base", key="audit_kb")
 limit = far.number_input("Newest", min_value=10, max_value=10_000, value=500, step=100, key="audit_limit")
 entries = access.audit_log(rt, actor=actor, action=action or "", kb=kb_filter.strip(), limit=int(limit))
 st.caption(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, newest first")
-st.dataframe([{"time": when(e.at), "who": e.actor, "action": e.action, "knowledge base": plain(e.kb),
+st.dataframe([{"time": when(e.at), "who": plain(e.actor), "action": e.action, "knowledge base": plain(e.kb),
                "document": plain(e.document), "detail": plain(e.detail)} for e in entries],
              hide_index=True, width="stretch")

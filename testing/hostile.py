@@ -110,7 +110,7 @@ def hostile_files() -> dict[str, bytes]:
         "image-only.pdf": image_only_pdf(),
         "pdf-named.txt": make_pdf(["A PDF with the wrong extension."]),
         "text-named.pdf": text.encode(),
-        "zip-without-document.docx": _zip({"hello.txt": b"hi"}),
+        "zip-without-document.docx": zip_of({"hello.txt": b"hi"}),
         "text-named.docx": text.encode(),
         "byte-soup.txt": bytes(rng.randrange(256) for _ in range(50_000)),
         "latin-1.txt": ("Café crème, déjà vu, naïve façade. " * 30).encode("latin-1"),
@@ -147,7 +147,8 @@ def hostile_files() -> dict[str, bytes]:
     }
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    """A deflated zip archive of `entries` (name -> bytes)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in entries.items():

@@ -1,11 +1,9 @@
 """Checks before any byte is read (ingest/limits.py) or unpacked (ingest/loaders/archive.py), and the linear hyphen
 joining."""
 
-import io
 import os
 import re
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from ingest.limits import read_file
 from ingest.loaders import load_document
 from ingest.loaders.archive import open_zip
 from ingest.normalize import join_hyphenated, normalize_text
+from testing.hostile import zip_of
 from tests.fixtures_docs import make_docx
 
 MB = 2**20
@@ -55,16 +54,8 @@ def test_a_file_at_the_limit_is_read_and_one_byte_more_is_not(tmp_path):
         read_file(tmp_path / "missing.txt", 1000)
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
-
-
 def test_an_archive_with_too_many_entries_is_refused_from_its_directory():
-    many = _zip({f"word/media/{i}.xml": b"" for i in range(50)})
+    many = zip_of({f"word/media/{i}.xml": b"" for i in range(50)})
     with pytest.raises(IngestError, match="not a readable DOCX: 50 files inside"):
         open_zip(many, "DOCX", max_entries=10)
 
