@@ -53,10 +53,10 @@ def _quiet_libraries() -> None:
 
 def _runtime() -> Runtime:
     from app import cli_backend
-    from app.rerank.service import keep_compile_cache_in
+    from app.rerank.service import keep_caches_in
 
     settings = load_settings()
-    keep_compile_cache_in(settings.data_dir)
+    keep_caches_in(settings.data_dir)
     return cli_backend.runtime(settings)
 
 

@@ -34,7 +34,9 @@ def main() -> None:
     began = time.monotonic()
     os.environ["VLLM_CACHE_ROOT"] = args.cache
     cold = not Path(args.cache).exists()
+    from app.rerank.service import keep_caches_in
 
+    keep_caches_in(Path(args.cache).parent)  # as the app does with its data dir, before torch is imported
     import torch
 
     from app.config import load_settings
@@ -67,6 +69,7 @@ def main() -> None:
         "compile": args.compile,
         "process_start_to_ready_s": round(ready - began, 1),  # imports of torch and the app included
         "engine_start_s": round(ready - t, 1),
+        "bytecode_cache": sys.pycache_prefix,  # set where the install keeps no bytecode (app/bytecode.py)
         "stages": stages,
     }
     if args.profile:  # inclusive seconds per function; the outermost frames (this script) come first

@@ -107,3 +107,13 @@ def test_engine_step_size_follows_the_setting_then_the_gpu():
     assert batched_tokens(0, 80 * gib) == LARGE_GPU_BATCHED_TOKENS  # H100 / H200
     assert batched_tokens(0, 24 * gib) is None  # smaller GPU: vLLM's default
     assert batched_tokens(0, 0) is None  # CPU
+
+
+def test_started_engine_sends_no_usage_report(tiny_vllm_reranker):
+    """vLLM's GPU worker reports usage to stats.vllm.ai when this predicate holds; the app reaches no
+    outside host, so once the engine started it must not hold (the CPU worker never asks)."""
+    from vllm.usage import usage_lib
+
+    usage_lib._USAGE_STATS_ENABLED = None  # re-read the environment the engine started with
+    assert not usage_lib.is_usage_stats_enabled()
+

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from pathlib import Path
 
+from app.bytecode import keep_bytecode_in
 from app.config import RERANK_MODEL_CPU, RERANK_MODEL_GPU, Settings
 from app.errors import KBError, RerankerUnavailable
 from app.rerank.base import Reranker
@@ -40,10 +41,12 @@ class EngineState(str, Enum):
         return self.value
 
 
-def keep_compile_cache_in(data_dir: Path) -> None:
-    """vLLM's compile cache (torch.compile artefacts, ~240 MB for the 4B model) under the data dir, so a
-    restart of the app reuses it (VLLM_CACHE_ROOT; one the user set is kept)."""
+def keep_caches_in(data_dir: Path) -> None:
+    """What an engine start can reuse, under the data dir, so a restart of the app does: vLLM's compile
+    cache (torch.compile artefacts, ~240 MB for the 4B model; VLLM_CACHE_ROOT, one the user set is kept)
+    and, where the install keeps none, Python's bytecode (`app.bytecode`)."""
     os.environ.setdefault("VLLM_CACHE_ROOT", str(Path(data_dir).resolve() / "vllm-cache"))
+    keep_bytecode_in(data_dir)
 
 
 def default_model() -> str:

