@@ -256,6 +256,10 @@ def _start_engine(kwargs: dict):
     # vLLM reports usage to stats.vllm.ai from a thread of this process unless told not to: the app
     # promises to reach no host but itself, and the report's CPU probing competes with the start.
     os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+    # A warm start loads torch.compile's whole artefact at once instead of re-splitting the graph and
+    # loading each piece: compile stage 5-7 s -> 1.1 s for the 4B model on an H200, same scores
+    # (docs/BENCHMARKS.md). vLLM turns it on by itself from torch 2.12; this covers torch 2.10-2.11.
+    os.environ.setdefault("VLLM_USE_MEGA_AOT_ARTIFACT", "1")
     stages.install()  # before vLLM configures its logging: the start's stages reach the Status/Search pages
     from vllm import LLM
 
