@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from app.rerank.remote import RemoteReranker
+from testing.servers import wait_until_healthy
 from tests.conftest import free_port
 from tests.fixtures_rerank import TINY_MAX_DOC_TOKENS
 
@@ -37,17 +36,7 @@ def vllm_serve(tiny_reranker_dir, tmp_path):
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 420
-        while True:
-            assert proc.poll() is None, (tmp_path / "vllm.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "vllm serve did not become healthy in 420 s"
-            time.sleep(1)
+        wait_until_healthy(proc, f"{url}/health", tmp_path / "vllm.log", timeout_s=420, what="vllm serve")
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
