@@ -27,4 +27,10 @@ def test_warnings_that_do_not_apply_are_filtered_and_others_pass():
 
     keep = IrrelevantWarnings()
     assert not keep.filter(record("Serving an original Qwen3 reranker (/m) without a --chat-template. The model"))
+    # seen on every GPU start (H200, vLLM 0.24): the engine's own choices, not faults
+    assert not keep.filter(record("The global random seed is set to 0. Since VLLM_ENABLE_V1_MULTIPROCESSING is "
+                                  "set to False, this may affect the random state of the Python process"))
+    assert not keep.filter(record("Skipping CUDA graph capture. To turn on CUDA graph capture, ensure "
+                                  "`cudagraph_mode` was not manually set to `NONE`"))
+    assert not keep.filter(record("Triton kernel JIT compilation during inference: _compute_slot_mapping_kernel."))
     assert keep.filter(record("CUDA out of memory while profiling"))

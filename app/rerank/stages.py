@@ -38,12 +38,16 @@ def stage_of(message: str) -> str | None:
 
 
 # vLLM warnings that do not apply to this project, kept off the terminal: the project formats the official
-# Qwen3-Reranker prompt itself, and the CPU engine's tuning hints are no faults.
+# Qwen3-Reranker prompt itself, the engine runs in-process and without CUDA graphs on purpose
+# (vllm_engine.py), scoring draws no random numbers, and tuning hints for vLLM's developers are no faults.
 _IRRELEVANT = (
     "without a --chat-template",
     "torch.set_num_threads",
     "is not found in LD_PRELOAD",
     "Failed to create oneDNN linear",
+    "The global random seed is set to",
+    "Skipping CUDA graph capture",
+    "Triton kernel JIT compilation during inference",
 )
 
 
