@@ -15,12 +15,15 @@ list is much weaker than the other (like the entity-search collection of issue 1
 - `bm25title`: BM25 over an index of each document's first line only (cranfield, cisi, nfcorpus);
 - `nocjk`: xquadr-zh-dev without the CJK dense odds (an embedder that does not know the language).
 
-Leave-one-collection-out: for each of the five collections, a coordinate descent over `SPACE` (from the fixed
-weights used before issue 17) on the other four collections' scenarios, normal and stress, then the held-out
-collection's scenarios are reported. The objective per scenario: gain over the best single list (nDCG@10 plus
-Recall@100), minus 10 x any shortfall below best - 0.005, and for a normal collection minus `--regress` x any
-loss of more than 0.002 below the fixed weights; a normal collection weighs as much as its stress variants
-together. `ALL` is the descent on all five, the rule the product ships (`app.recall.RULE`).
+Leave-one-collection-out: for each of the five collections, a coordinate descent over `SPACE` on the other four
+collections' scenarios, normal and stress, then the held-out collection's scenarios are reported. The rule is a
+trust region (`WeightRule`'s bands): the fixed weights used before issue 17 for a query whose signals are inside
+both bands, slopes acting on the distance outside; the descent starts from wide bands (`START`, on the eval
+collections almost the fixed weights) and moves band edges, slopes, bias, feedback share and gate. The objective
+per scenario: gain over the best single list (nDCG@10 plus Recall@100), minus 10 x any shortfall below best -
+0.005, and for a normal collection minus `--regress` (100) x any loss of more than `--margin` (0.001) below the
+fixed weights; a normal collection weighs as much as its stress variants together. `ALL` is the descent on all
+five, the rule the product ships (`app.recall.RULE`).
 
 The feedback list of each query is expanded from an equal-weight first round (dense 0.5 / BM25 0.5, max), as
 `app.recall.recall` does (`FEEDBACK_ROUND`), so it is searched once per query and scenario (memoised in the
@@ -28,7 +31,7 @@ cache dir). The cache must come from the current `fusion_cache.py` (tantivy's BM
 
 Usage:
     .venv/bin/python research/fusion_loo.py                      # every fold, normal and stress scenarios
-    .venv/bin/python research/fusion_loo.py --regress 100
+    .venv/bin/python research/fusion_loo.py --regress 10 --margin 0.002
     .venv/bin/python research/fusion_loo.py --cache /tmp/x --collections tiny --kinds normal bm25half
 """
 
@@ -63,16 +66,17 @@ WIDEST_COVERAGE, WIDEST_DENSE_TOP = (0.06, 100.0), (0.3, 1.0)
 START = dataclasses.replace(FIXED, coverage=-2.0, dense_top=2.0, coverage_band=WIDEST_COVERAGE,
                             dense_top_band=WIDEST_DENSE_TOP)
 # Coverage in tantivy's units (a query's best chunk holding every query term once: about 1).
+# Band edges come first: from START, a slope first set to 0 would leave no band edge anything to move.
 SPACE = {
-    "bias": [round(x, 1) for x in np.arange(-1.2, 1.21, 0.2)],
-    "coverage": [0, -0.5, -1, -1.5, -2, -3],
-    "dense_top": [0, 2, 4, 6, 8],
-    "feedback_share": [0.0, 0.2, 0.4, 0.6, 0.8],
-    "feedback_min_coverage": [0.0, 0.12, 0.24, 0.36, 0.48],
     "coverage_low": [0.06, 0.12, 0.18, 0.24, 0.36, 0.48],
     "coverage_high": [0.48, 0.8, 1.2, 2.0, 100.0],
     "dense_top_low": [0.3, 0.4, 0.45, 0.5, 0.55, 0.65],
     "dense_top_high": [0.65, 0.75, 0.85, 0.95, 1.0],
+    "coverage": [0, -0.5, -1, -1.5, -2, -3],
+    "dense_top": [0, 2, 4, 6, 8],
+    "bias": [round(x, 1) for x in np.arange(-1.2, 1.21, 0.2)],
+    "feedback_share": [0.0, 0.2, 0.4, 0.6, 0.8],
+    "feedback_min_coverage": [0.0, 0.12, 0.24, 0.36, 0.48],
 }
 BAND_EDGES = {"coverage_low": ("coverage_band", 0), "coverage_high": ("coverage_band", 1),
               "dense_top_low": ("dense_top_band", 0), "dense_top_high": ("dense_top_band", 1)}
@@ -175,8 +179,8 @@ def _head(ids_scores: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, float]]:
 
 
 class Lab:
-    def __init__(self, scenarios: list[Scenario], regress: float):
-        self.scenarios, self.regress = scenarios, regress
+    def __init__(self, scenarios: list[Scenario], regress: float, margin: float = 0.002):
+        self.scenarios, self.regress, self.margin = scenarios, regress, margin
         self.memo: dict = {}
         self.per_query: dict = {}
         n_stress = Counter(s.c.name for s in scenarios if s.kind != "normal")
@@ -207,7 +211,7 @@ class Lab:
             j = (n - best_n) + (r - best_r) - 10 * (max(0, best_n - 0.005 - n) + max(0, best_r - 0.005 - r))
             if s.kind == "normal":
                 fn, fr = self.evaluate(s, FIXED)
-                j -= self.regress * (max(0, fn - 0.002 - n) + max(0, fr - 0.002 - r))
+                j -= self.regress * (max(0, fn - self.margin - n) + max(0, fr - self.margin - r))
             total += self.weight[s.label] * j
         return total / sum(self.weight[s.label] for s in train)
 
@@ -233,8 +237,8 @@ def row(lab: Lab, s: Scenario, rule: WeightRule) -> str:
     n, r = lab.evaluate(s, rule)
     fn, fr = lab.evaluate(s, FIXED)
     ok = n >= max(dn, bn) - 0.005 and r >= max(dr, br) - 0.005
-    return (f"  {s.label:24s} rule {n:.3f} / {r:.3f}   fixed {fn:.3f} / {fr:.3f}   dense {dn:.3f} / {dr:.3f}   "
-            f"bm25 {bn:.3f} / {br:.3f}   {'ok' if ok else 'SHORT'}")
+    return (f"  {s.label:24s} rule {n:.4f} / {r:.4f}   fixed {fn:.4f} / {fr:.4f}   dense {dn:.4f} / {dr:.4f}   "
+            f"bm25 {bn:.4f} / {br:.4f}   {'ok' if ok else 'SHORT'}")
 
 
 def show(rule: WeightRule) -> str:
@@ -247,7 +251,9 @@ def main() -> None:
     p.add_argument("--eval-dir", type=Path, default=EVAL_DIR, help="BEIR collections (for bm25title)")
     p.add_argument("--collections", nargs="+", default=list(COLLECTIONS))
     p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    p.add_argument("--regress", type=float, default=10.0, help="penalty on a normal collection's loss")
+    p.add_argument("--regress", type=float, default=100.0, help="penalty on a normal collection's loss")
+    p.add_argument("--margin", type=float, default=0.001,
+                   help="a normal collection's loss against the fixed weights is penalised beyond this")
     args = p.parse_args()
     started = time.perf_counter()
     scenarios = []
@@ -258,7 +264,7 @@ def main() -> None:
             if (kind == "nocjk" and not cjk) or (kind == "bm25title" and name not in TITLED):
                 continue
             scenarios.append(Scenario(c, kind, args.eval_dir))
-    lab = Lab(scenarios, args.regress)
+    lab = Lab(scenarios, args.regress, args.margin)
     folds = [*args.collections, "ALL"] if len(args.collections) > 1 else ["ALL"]
     for held in folds:
         train = [s for s in scenarios if s.c.name != held]
