@@ -92,13 +92,22 @@ def list_signals(dense: Sequence[tuple[str, float]], bm25: Sequence[tuple[str, f
     )
 
 
+_EPS = 1e-3
+# Typical values of the signals on the eval collections (the research cache's 0.2 x 2.4 for tantivy's BM25:
+# docs/EVAL.md; the median coverage under tantivy is .47 on cisi, .77 on cranfield).
+COVERAGE_CENTRE = 0.48
+DENSE_TOP_CENTRE = 0.65
+
+
 @dataclass(frozen=True)
 class WeightRule:
     """How `hybrid_weights` turns `ListSignals` into weights: a logistic model of the dense list's share.
 
-    z = bias + coverage x log(bm25_coverage / COVERAGE_CENTRE) + dense_top x log(dense_top / DENSE_TOP_CENTRE):
-    the centres are typical values on the eval collections, so `bias` alone sets the dense share of a typical
-    query (0: half).
+    z = bias + coverage x out(bm25_coverage, coverage_band) + dense_top x out(dense_top, dense_top_band), where
+    out(x, (low, high)) is log(x / low) below the band, log(x / high) above it and 0 inside it: a query whose
+    signals are in the band gets the dense share `bias` alone gives (0: half), and only a signal clearly out of
+    band moves the weights (a trust region around fixed weights). A band of (centre, centre), the default, is
+    the plain logistic model around the centres, typical values on the eval collections.
     The feedback list gets `feedback_share` of BM25's weight when bm25_coverage >= `feedback_min_coverage`:
     expanding from a first round that BM25 barely matched spreads the first round's noise.
     """
@@ -108,13 +117,31 @@ class WeightRule:
     dense_top: float
     feedback_share: float
     feedback_min_coverage: float
+    coverage_band: tuple[float, float] = (COVERAGE_CENTRE, COVERAGE_CENTRE)
+    dense_top_band: tuple[float, float] = (DENSE_TOP_CENTRE, DENSE_TOP_CENTRE)
+
+    def __post_init__(self) -> None:
+        for name in ("coverage_band", "dense_top_band"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"{name} must be (low, high) with 0 < low <= high (got {(low, high)}).")
 
 
-_EPS = 1e-3
-# Typical values of the signals on the eval collections (the research cache's 0.2 x 2.4 for tantivy's BM25:
-# docs/EVAL.md; the median coverage under tantivy is .47 on cisi, .77 on cranfield).
-COVERAGE_CENTRE = 0.48
-DENSE_TOP_CENTRE = 0.65
+def out_of_band(value: float, band: tuple[float, float]) -> float:
+    """How far `value` lies outside `band` = (low, high), in log units: log(value / low) below it (negative),
+    log(value / high) above it, 0 inside. `value` is floored at a small epsilon, so 0 is far below any band.
+
+    Example:
+        >>> [round(out_of_band(v, (0.25, 1.0)), 3) for v in (0.125, 0.5, 2.0)]
+        [-0.693, 0.0, 0.693]
+    """
+    low, high = band
+    value = max(value, _EPS)
+    if value < low:
+        return math.log(value / low)
+    if value > high:
+        return math.log(value / high)
+    return 0.0
 
 
 def hybrid_weights(signals: ListSignals, rule: WeightRule) -> tuple[float, float, float]:
@@ -124,11 +151,15 @@ def hybrid_weights(signals: ListSignals, rule: WeightRule) -> tuple[float, float
         >>> rule = WeightRule(bias=0.0, coverage=-1.0, dense_top=2.0, feedback_share=0.6, feedback_min_coverage=0.2)
         >>> [round(w, 3) for w in hybrid_weights(ListSignals(dense_top=0.65, bm25_coverage=0.12), rule)]
         [0.799, 0.201, 0.0]
+        >>> banded = WeightRule(bias=0.0, coverage=-1.0, dense_top=2.0, feedback_share=0.6, feedback_min_coverage=0.0,
+        ...                     coverage_band=(0.1, 2.0), dense_top_band=(0.4, 1.0))
+        >>> [round(w, 3) for w in hybrid_weights(ListSignals(dense_top=0.65, bm25_coverage=0.12), banded)]
+        [0.5, 0.2, 0.3]
     """
     z = (
         rule.bias
-        + rule.coverage * math.log((signals.bm25_coverage + _EPS) / COVERAGE_CENTRE)
-        + rule.dense_top * math.log(max(signals.dense_top, _EPS) / DENSE_TOP_CENTRE)
+        + rule.coverage * out_of_band(signals.bm25_coverage + _EPS, rule.coverage_band)
+        + rule.dense_top * out_of_band(signals.dense_top, rule.dense_top_band)
     )
     odds = math.exp(max(-30.0, min(30.0, z)))
     dense = odds / (1 + odds)

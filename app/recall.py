@@ -38,10 +38,12 @@ if TYPE_CHECKING:
 # (4 x k measured a little better than 2 x k on nfcorpus and the same elsewhere).
 FUSION_DEPTH = 4
 FUSION_NORM = "max"
-# The per-query weights (docs/EVAL.md, "Weights per query"): chosen by leave-one-collection-out; these are the
-# settings the descent picks on all five collections together. The gate was 0.15 on the research cache, whose
-# BM25 (bm25s: k1 1.5, no (k1 + 1) factor) scores the same top chunk 2.4 x lower than tantivy (median, measured).
-RULE = WeightRule(bias=0.0, coverage=-2.0, dense_top=2.0, feedback_share=0.8, feedback_min_coverage=0.36)
+# The per-query weights (docs/EVAL.md, "Weights per query"): chosen by leave-one-collection-out
+# (research/fusion_loo.py); these are the settings its descent picks on all five collections together. A trust
+# region: a query whose BM25 coverage is in 0.48..1.2 and whose best cosine is in 0.65..0.95 gets the dense
+# share 0.5 the fixed weights gave; only a signal outside its band moves it. Coverage in tantivy's BM25 units.
+RULE = WeightRule(bias=0.0, coverage=-2.0, dense_top=2.0, feedback_share=0.8, feedback_min_coverage=0.12,
+                  coverage_band=(0.48, 1.2), dense_top_band=(0.65, 0.95))
 # The feedback chunks come from a first round with equal weights, the one RULE was chosen with.
 FEEDBACK_ROUND = (0.5, 0.5)
 # Pseudo-relevance feedback (KB_PRF_DOCS > 0 top fused chunks): the BM25 query is expanded by RM3 with

@@ -59,7 +59,8 @@ class Collection:
         self.runs: dict[str, dict] = self.data["runs"]
         self.qids = list(self.runs)
         self.chunk_doc = self.data["chunk_doc"]
-        self.qrels = Qrels({q: d for q, d in self.data["qrels"].items() if q in self.runs})
+        self.labels = {q: d for q, d in self.data["qrels"].items() if q in self.runs and d}
+        self.qrels = Qrels(self.labels)
 
     @cached_property
     def lexical(self) -> LexicalIndex:
@@ -90,6 +91,15 @@ class Collection:
             or {"__none__": 0.0}
             for q, ids in fused.items()
         })
+
+    def per_query(self, fused: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+        """(nDCG@10, Recall@100) of each query of `fused` that has labels; their mean is `score`'s figure."""
+        labelled = {q: self.labels[q] for q in fused if q in self.labels}
+        if not labelled:
+            return {}
+        run = self.run({q: fused[q] for q in labelled})
+        evaluate(Qrels(labelled), run, METRICS, make_comparable=True)
+        return {q: (float(run.scores["ndcg@10"][q]), float(run.scores["recall@100"][q])) for q in labelled}
 
     def score(self, fused: dict[str, np.ndarray], per_query: bool = False):
         run = self.run(fused)

@@ -17,6 +17,7 @@ from app.fusion import (
     convex_combination,
     hybrid_weights,
     list_signals,
+    out_of_band,
 )
 
 
@@ -107,3 +108,45 @@ def test_hybrid_weights_lean_on_the_list_that_looks_reliable():
     # Extreme signals saturate instead of overflowing.
     assert hybrid_weights(ListSignals(dense_top=1e-9, bm25_coverage=1e9), RULE)[0] == pytest.approx(0.0, abs=1e-12)
     assert hybrid_weights(ListSignals(dense_top=1.0, bm25_coverage=0.0), RULE)[0] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_out_of_band_is_zero_inside_and_log_distance_outside():
+    band = (0.2, 0.8)
+    assert [out_of_band(v, band) for v in (0.2, 0.5, 0.8)] == [0.0, 0.0, 0.0]
+    assert out_of_band(0.1, band) == pytest.approx(math.log(0.5))
+    assert out_of_band(1.6, band) == pytest.approx(math.log(2.0))
+    assert out_of_band(0.0, band) == pytest.approx(math.log(1e-3 / 0.2))  # floored, never log(0)
+    # A band of one point is the plain log ratio on both sides.
+    assert out_of_band(0.3, (0.6, 0.6)) == pytest.approx(math.log(0.5))
+    assert out_of_band(1.2, (0.6, 0.6)) == pytest.approx(math.log(2.0))
+
+
+BANDED = WeightRule(bias=0.0, coverage=-2.0, dense_top=3.0, feedback_share=0.6, feedback_min_coverage=0.1,
+                    coverage_band=(0.2, 1.0), dense_top_band=(0.5, 0.9))
+
+
+def test_inside_the_bands_a_query_gets_exactly_the_fixed_weights():
+    for dense_top, coverage in ((0.5, 0.2), (0.7, 0.5), (0.9, 0.99)):
+        assert hybrid_weights(ListSignals(dense_top=dense_top, bm25_coverage=coverage), BANDED) == pytest.approx(
+            (0.5, 0.2, 0.3))
+
+
+def test_out_of_band_signals_move_the_weights_by_their_distance_from_the_edge():
+    low_coverage = hybrid_weights(ListSignals(dense_top=0.7, bm25_coverage=0.1 - 1e-3), BANDED)
+    z = -2.0 * math.log(0.1 / 0.2)
+    assert low_coverage[0] == pytest.approx(1 / (1 + math.exp(-z)))
+    assert low_coverage[2] == 0.0  # below the feedback gate too
+    high_coverage = hybrid_weights(ListSignals(dense_top=0.7, bm25_coverage=2.0 - 1e-3), BANDED)
+    assert high_coverage[0] == pytest.approx(1 / (1 + math.exp(2.0 * math.log(2.0))))
+    weak_dense = hybrid_weights(ListSignals(dense_top=0.25, bm25_coverage=0.5), BANDED)
+    assert weak_dense[0] == pytest.approx(1 / (1 + math.exp(-3.0 * math.log(0.5))))
+    assert weak_dense[1:] == pytest.approx(((1 - weak_dense[0]) * 0.4, (1 - weak_dense[0]) * 0.6))
+    strong_dense = hybrid_weights(ListSignals(dense_top=0.99, bm25_coverage=0.5), BANDED)
+    assert strong_dense[0] == pytest.approx(1 / (1 + math.exp(-3.0 * math.log(0.99 / 0.9))))
+
+
+@pytest.mark.parametrize("band", [(0.5, 0.4), (0.0, 1.0), (-1.0, 1.0)])
+def test_a_band_that_is_not_low_le_high_above_zero_is_refused(band):
+    with pytest.raises(ValueError, match="coverage_band must be"):
+        WeightRule(bias=0.0, coverage=-1.0, dense_top=1.0, feedback_share=0.6, feedback_min_coverage=0.0,
+                   coverage_band=band)
