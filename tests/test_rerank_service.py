@@ -84,7 +84,9 @@ def test_remote_backend_down_fails_with_the_url():
     started = time.monotonic()
     with pytest.raises(RerankerUnavailable, match=f"reranker server at {url} is not reachable"):
         service.score("q", ["d"])
-    assert time.monotonic() - started < 5
+    # refused at once, not after the 60 s response timeout; the bound leaves room for a busy machine
+    # (loading the client's tokenizer took over 5 s once beside an evaluation run)
+    assert time.monotonic() - started < 15
     assert service.state is EngineState.FAILED and service.device == f"remote server {url}"
 
 
