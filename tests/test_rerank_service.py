@@ -84,9 +84,8 @@ def test_remote_backend_down_fails_with_the_url():
     started = time.monotonic()
     with pytest.raises(RerankerUnavailable, match=f"reranker server at {url} is not reachable"):
         service.score("q", ["d"])
-    # refused at once, not after the 60 s response timeout; the bound leaves room for a busy machine
-    # (loading the client's tokenizer took over 5 s once beside an evaluation run)
-    assert time.monotonic() - started < 15
+    # refused at once: before the client's tokenizer is loaded (5-7 s) and long before the 60 s response timeout
+    assert time.monotonic() - started < 3
     assert service.state is EngineState.FAILED and service.device == f"remote server {url}"
 
 

@@ -215,15 +215,20 @@ class RerankService:
         if self.backend == "remote":
             from app.rerank.remote import RemoteReranker
 
-            remote = RemoteReranker(
+            # Ask the server first: one that is down fails in milliseconds, before the tokenizer's
+            # transformers import (5-7 s on two cores) is paid for nothing.
+            probe = RemoteReranker(s.rerank_url, self.model, s.rerank_timeout_s)
+            try:
+                probe.check()
+            finally:
+                probe.close()
+            return RemoteReranker(
                 s.rerank_url,
                 self.model,
                 s.rerank_timeout_s,
                 max_doc_tokens=s.max_doc_tokens,
                 tokenizer=_local_tokenizer(self.model),
             )
-            remote.check()
-            return remote
         from app.rerank.stages import watching
         from app.rerank.vllm_engine import VllmReranker
 
