@@ -37,21 +37,14 @@ from ranx import Qrels, Run, evaluate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fusion_lab import DENSE_WEIGHT, dense_weight  # noqa: E402
+
 from app.config import load_settings  # noqa: E402
 from app.evaluate import CHUNKS_PER_DOC, documents_ranked, ingested  # noqa: E402
 from app.feedback import rm3_terms  # noqa: E402
 from app.fusion import convex_combination  # noqa: E402
-from app.recall import FUSION_DEPTH, FUSION_NORM, is_cjk_query  # noqa: E402
+from app.recall import FUSION_DEPTH, FUSION_NORM  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
-
-# The first round these experiments were measured on: the fixed weights hybrid recall had before issue 17
-# (dense 0.5, BM25 0.5; dense x KB_CJK_DENSE_WEIGHT for a mostly-CJK query).
-DENSE_WEIGHT = 0.5
-
-
-def dense_weight(query: str, cjk_dense_weight: float) -> float:
-    return DENSE_WEIGHT * (cjk_dense_weight if is_cjk_query(query) else 1.0)
-
 
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 K_DOCS = 100

@@ -41,24 +41,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fusion_lab import CHUNKS, COLLECTIONS, DENSE_WEIGHT, dense_weight  # noqa: E402
+
 from app.config import load_settings  # noqa: E402
-from app.evaluate import CHUNKS_PER_DOC, ingested  # noqa: E402
+from app.evaluate import ingested  # noqa: E402
 from app.fusion import convex_combination  # noqa: E402
 from app.recall import FUSION_DEPTH, FUSION_NORM, expanded_query, is_cjk_query, recall  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
 
-# The first round these experiments were measured on: the fixed weights hybrid recall had before issue 17
-# (dense 0.5, BM25 0.5; dense x KB_CJK_DENSE_WEIGHT for a mostly-CJK query).
-DENSE_WEIGHT = 0.5
-
-
-def dense_weight(query: str, cjk_dense_weight: float) -> float:
-    return DENSE_WEIGHT * (cjk_dense_weight if is_cjk_query(query) else 1.0)
-
-
 EVAL_DIR = ROOT.parent / "shared" / "eval"
-COLLECTIONS = ("nfcorpus", "cranfield", "cisi", "xquadr-en", "xquadr-zh-dev")
-CHUNKS = 100 * CHUNKS_PER_DOC  # what `kb eval` asks recall for
 DEPTH = CHUNKS * FUSION_DEPTH  # what hybrid recall then reads from each list
 NOISE = 1.0
 PSEUDO_DOCS = 200

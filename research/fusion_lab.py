@@ -22,7 +22,16 @@ sys.path.insert(0, str(ROOT))
 from app.evaluate import CHUNKS_PER_DOC, documents_ranked  # noqa: E402
 from app.lexical import LexicalIndex  # noqa: E402
 from app.models import Chunk  # noqa: E402
-from app.recall import expanded_query  # noqa: E402
+from app.recall import expanded_query, is_cjk_query  # noqa: E402
+
+# The first round these experiments were measured on: the fixed weights hybrid recall had before issue 17
+# (dense 0.5, BM25 0.5; dense x KB_CJK_DENSE_WEIGHT for a mostly-CJK query).
+DENSE_WEIGHT = 0.5
+
+
+def dense_weight(query: str, cjk_dense_weight: float) -> float:
+    return DENSE_WEIGHT * (cjk_dense_weight if is_cjk_query(query) else 1.0)
+
 
 CACHE = Path("/tmp/kb-fusion-cache")
 COLLECTIONS = ("nfcorpus", "cranfield", "cisi", "xquadr-en", "xquadr-zh-dev")
