@@ -87,7 +87,7 @@ def main() -> None:
 
 def _rank(service, n_queries: int, scores_out: str | None) -> dict:
     """Ranking speed of the started engine, so that a start lever cannot cost it unseen."""
-    from scripts.bench_rerank import make_workload
+    from scripts.bench_rerank import _timings, make_workload
 
     service.score(*make_workload(1, 100, seed=100)[0], None)  # warm-up, prompts of its own
     per_query, scores = [], []
@@ -97,8 +97,8 @@ def _rank(service, n_queries: int, scores_out: str | None) -> dict:
         per_query.append(time.perf_counter() - t)
     if scores_out:
         Path(scores_out).write_text(json.dumps(scores))
-    p50 = sorted(per_query)[len(per_query) // 2]
-    return {"rank_p50_s": round(p50, 3), "pairs_per_s": round(100 * n_queries / sum(per_query))}
+    timings = _timings(per_query, 100 * n_queries)
+    return {"rank_p50_s": round(timings["p50_s"], 3), "pairs_per_s": round(timings["pairs_per_s"])}
 
 
 if __name__ == "__main__":
