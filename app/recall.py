@@ -40,11 +40,13 @@ FUSION_DEPTH = 4
 FUSION_NORM = "max"
 # The per-query weights (docs/EVAL.md, "Weights per query"): chosen by leave-one-collection-out
 # (research/fusion_loo.py); these are the settings its descent picks on all five collections together. A trust
-# region: a query whose BM25 coverage is in 0.48..1.2 and whose best cosine is in 0.65..0.95 gets the dense
-# share 0.5 the fixed weights gave; only a signal outside its band moves it. Coverage in tantivy's BM25 units.
-RULE = WeightRule(bias=0.0, coverage=-2.0, dense_top=2.0, feedback_share=0.8, feedback_min_coverage=0.12,
-                  coverage_band=(0.48, 1.2), dense_top_band=(0.65, 0.95))
-# The feedback chunks come from a first round with equal weights, the one RULE was chosen with.
+# region: a query whose BM25 coverage is in 0.36..1.2 and whose best cosine is in 0.5..0.75 gets exactly the fixed
+# weights used before (dense 0.5, BM25 0.2, feedback 0.3); only a signal outside its band moves the dense share,
+# and feedback is skipped below coverage 0.12. Coverage in tantivy's BM25 units.
+RULE = WeightRule(bias=0.0, coverage=-3.0, dense_top=4.0, feedback_share=0.6, feedback_min_coverage=0.12,
+                  coverage_band=(0.36, 1.2), dense_top_band=(0.5, 0.75))
+# The feedback chunks come from a first round with equal weights, the one RULE was chosen with (a first round at
+# the query's own weights measured no better: docs/EVAL.md).
 FEEDBACK_ROUND = (0.5, 0.5)
 # Pseudo-relevance feedback (KB_PRF_DOCS > 0 top fused chunks): the BM25 query is expanded by RM3 with
 # PRF_TERMS terms, the original query keeping PRF_QUERY_WEIGHT of the term weights; the expanded query's BM25

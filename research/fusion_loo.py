@@ -17,13 +17,15 @@ list is much weaker than the other (like the entity-search collection of issue 1
 
 Leave-one-collection-out: for each of the five collections, a coordinate descent over `SPACE` on the other four
 collections' scenarios, normal and stress, then the held-out collection's scenarios are reported. The rule is a
-trust region (`WeightRule`'s bands): the fixed weights used before issue 17 for a query whose signals are inside
-both bands, slopes acting on the distance outside; the descent starts from wide bands (`START`, on the eval
-collections almost the fixed weights) and moves band edges, slopes, bias, feedback share and gate. The objective
-per scenario: gain over the best single list (nDCG@10 plus Recall@100), minus 10 x any shortfall below best -
-0.005, and for a normal collection minus `--regress` (100) x any loss of more than `--margin` (0.001) below the
-fixed weights; a normal collection weighs as much as its stress variants together. `ALL` is the descent on all
-five, the rule the product ships (`app.recall.RULE`).
+trust region (`WeightRule`'s bands): a query whose signals are inside both bands gets exactly the fixed weights
+used before issue 17 (so bias and feedback share are held at theirs, `FROZEN`), slopes act on the distance
+outside; the descent starts from wide bands (`START`, on the eval collections almost the fixed weights) and moves
+band edges, slopes and the feedback gate. The objective (`Lab.objective`, `Lab.better`): first the shortfall, the
+sum over the normal training collections of every loss of more than `--margin` (0.001) against the fixed weights
+("no worse than today" is a constraint, never traded against gains elsewhere); then J, per scenario the gain over
+the best single list (nDCG@10 plus Recall@100) minus 10 x any shortfall below best - 0.005, a normal collection
+weighing as much as its stress variants together. `ALL` is the descent on all five, the rule the product ships
+(`app.recall.RULE`).
 
 The feedback list of each query is expanded from an equal-weight first round (dense 0.5 / BM25 0.5, max), as
 `app.recall.recall` does (`FEEDBACK_ROUND`), so it is searched once per query and scenario (memoised in the
@@ -31,7 +33,7 @@ cache dir). The cache must come from the current `fusion_cache.py` (tantivy's BM
 
 Usage:
     .venv/bin/python research/fusion_loo.py                      # every fold, normal and stress scenarios
-    .venv/bin/python research/fusion_loo.py --regress 10 --margin 0.002
+    .venv/bin/python research/fusion_loo.py --margin 0.002 --freeze     # nothing frozen: bias, share move too
     .venv/bin/python research/fusion_loo.py --cache /tmp/x --collections tiny --kinds normal bm25half
 """
 
@@ -78,6 +80,8 @@ SPACE = {
     "feedback_share": [0.0, 0.2, 0.4, 0.6, 0.8],
     "feedback_min_coverage": [0.0, 0.12, 0.24, 0.36, 0.48],
 }
+# Held at START's (the fixed weights') values by default, so that inside the bands a query gets today's weights.
+FROZEN = ("bias", "feedback_share")
 BAND_EDGES = {"coverage_low": ("coverage_band", 0), "coverage_high": ("coverage_band", 1),
               "dense_top_low": ("dense_top_band", 0), "dense_top_high": ("dense_top_band", 1)}
 
@@ -179,8 +183,8 @@ def _head(ids_scores: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, float]]:
 
 
 class Lab:
-    def __init__(self, scenarios: list[Scenario], regress: float, margin: float = 0.002):
-        self.scenarios, self.regress, self.margin = scenarios, regress, margin
+    def __init__(self, scenarios: list[Scenario], margin: float = 0.001):
+        self.scenarios, self.margin = scenarios, margin
         self.memo: dict = {}
         self.per_query: dict = {}
         n_stress = Counter(s.c.name for s in scenarios if s.kind != "normal")
@@ -202,30 +206,45 @@ class Lab:
             self.memo[key] = (float(values[:, 0].mean()), float(values[:, 1].mean()))
         return self.memo[key]
 
-    def objective(self, train: list[Scenario], rule: WeightRule) -> float:
-        total = 0.0
+    def objective(self, train: list[Scenario], rule: WeightRule) -> tuple[float, float]:
+        """(shortfall, J) of `rule` on `train`: shortfall sums, over the normal collections, every loss of more
+        than `margin` against the fixed weights (0: the rule keeps "no worse than today" on all of them); J is
+        the weighted mean gain over the best single list, minus 10 x any shortfall below best - 0.005."""
+        total, shortfall = 0.0, 0.0
         for s in train:
             n, r = self.evaluate(s, rule)
             (dn, dr), (bn, br) = s.best
             best_n, best_r = max(dn, bn), max(dr, br)
-            j = (n - best_n) + (r - best_r) - 10 * (max(0, best_n - 0.005 - n) + max(0, best_r - 0.005 - r))
+            total += self.weight[s.label] * (
+                (n - best_n) + (r - best_r) - 10 * (max(0, best_n - 0.005 - n) + max(0, best_r - 0.005 - r))
+            )
             if s.kind == "normal":
                 fn, fr = self.evaluate(s, FIXED)
-                j -= self.regress * (max(0, fn - self.margin - n) + max(0, fr - self.margin - r))
-            total += self.weight[s.label] * j
-        return total / sum(self.weight[s.label] for s in train)
+                shortfall += max(0, fn - self.margin - n) + max(0, fr - self.margin - r)
+        return shortfall, total / sum(self.weight[s.label] for s in train)
 
-    def descend(self, train: list[Scenario], sweeps: int = 4) -> tuple[WeightRule, float]:
+    @staticmethod
+    def better(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        """Whether objective `a` beats `b`: a smaller shortfall first (a constraint, not a trade against gains
+        elsewhere), then a larger J."""
+        if abs(a[0] - b[0]) > 1e-12:
+            return a[0] < b[0]
+        return a[1] > b[1] + 1e-9
+
+    def descend(self, train: list[Scenario], frozen: tuple[str, ...] = (), sweeps: int = 4) -> tuple[WeightRule, tuple]:
+        """Coordinate descent over `SPACE` from `START`; the coordinates named in `frozen` keep START's value."""
         rule, best = START, self.objective(train, START)
         for _ in range(sweeps):
             changed = False
             for name, values in SPACE.items():
+                if name in frozen:
+                    continue
                 for v in values:
                     trial = with_setting(rule, name, v)
                     if trial == rule:
                         continue
                     j = self.objective(train, trial)
-                    if j > best + 1e-9:
+                    if self.better(j, best):
                         rule, best, changed = trial, j, True
             if not changed:
                 break
@@ -251,9 +270,10 @@ def main() -> None:
     p.add_argument("--eval-dir", type=Path, default=EVAL_DIR, help="BEIR collections (for bm25title)")
     p.add_argument("--collections", nargs="+", default=list(COLLECTIONS))
     p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    p.add_argument("--regress", type=float, default=100.0, help="penalty on a normal collection's loss")
     p.add_argument("--margin", type=float, default=0.001,
-                   help="a normal collection's loss against the fixed weights is penalised beyond this")
+                   help="a normal collection may lose at most this against the fixed weights")
+    p.add_argument("--freeze", nargs="*", default=list(FROZEN), choices=list(SPACE),
+                   help="coordinates the descent keeps at START's value (default: %(default)s; none if given empty)")
     args = p.parse_args()
     started = time.perf_counter()
     scenarios = []
@@ -264,12 +284,13 @@ def main() -> None:
             if (kind == "nocjk" and not cjk) or (kind == "bm25title" and name not in TITLED):
                 continue
             scenarios.append(Scenario(c, kind, args.eval_dir))
-    lab = Lab(scenarios, args.regress, args.margin)
+    lab = Lab(scenarios, args.margin)
     folds = [*args.collections, "ALL"] if len(args.collections) > 1 else ["ALL"]
     for held in folds:
         train = [s for s in scenarios if s.c.name != held]
-        rule, j = lab.descend(train)
-        print(f"fold {held}: {show(rule)} J={j:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
+        rule, (shortfall, j) = lab.descend(train, tuple(args.freeze))
+        seconds = time.perf_counter() - started
+        print(f"fold {held}: {show(rule)} shortfall={shortfall:.4f} J={j:.4f} ({seconds:.0f} s)", flush=True)
         for s in scenarios if held == "ALL" else [s for s in scenarios if s.c.name == held]:
             print(row(lab, s, rule), flush=True)
     for s in scenarios:

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "research"))
 from fusion_lab import Collection  # noqa: E402
-from fusion_loo import FIXED, SPACE, START, with_setting  # noqa: E402
+from fusion_loo import FIXED, FROZEN, SPACE, START, Lab, with_setting  # noqa: E402
 
 
 def test_with_setting_moves_one_band_edge_or_one_field():
@@ -29,6 +29,17 @@ def test_with_setting_moves_one_band_edge_or_one_field():
     # The start differs from the fixed weights only in slopes and bands, not in what a typical query gets.
     assert (START.bias, START.feedback_share, START.feedback_min_coverage) == (
         FIXED.bias, FIXED.feedback_share, FIXED.feedback_min_coverage)
+
+
+def test_objective_puts_no_worse_than_today_before_any_gain():
+    # (shortfall against the fixed weights, J): a rule that keeps every training collection within the margin
+    # beats one that trades a loss there for gains elsewhere, however large; at equal shortfall, J decides.
+    assert Lab.better((0.0, -0.5), (0.002, 0.9))
+    assert not Lab.better((0.002, 0.9), (0.0, -0.5))
+    assert Lab.better((0.001, 0.2), (0.003, 0.1)) and Lab.better((0.0, 0.2), (0.0, 0.1))
+    assert not Lab.better((0.0, 0.1), (0.0, 0.1))
+    # Held by default at the fixed weights' values: inside both bands a query gets exactly today's weights.
+    assert all(getattr(START, name) == getattr(FIXED, name) for name in FROZEN)
 
 
 def test_per_query_metrics_average_to_the_collection_score(tmp_path):
