@@ -14,12 +14,14 @@ once and truncate it exactly (see `prompt.py`). The same call exists in vLLM 0.2
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,7 @@ class VllmReranker:
         # The engine is built inside the worker so that one thread owns it for its whole life.
         self._worker = threading.Thread(target=self._run, args=(started,), name="vllm-reranker", daemon=True)
         self._worker.start()
+        _OPEN.add(self)
         self._tokenizer = started.result()
         self._tokens = DocumentTokenCache(self._tokenizer, max_doc_tokens)
         self._suffix = prompt.suffix_ids(self._tokenizer)
@@ -139,6 +142,7 @@ class VllmReranker:
             self._closed = True
             self._queue.put(_STOP)
             self._worker.join()
+        _OPEN.discard(self)
 
     def _run(self, started: Future) -> None:
         try:
@@ -179,6 +183,22 @@ class VllmReranker:
         for r in requests:
             r.result.set_result(probs[start : start + len(r.prompts)])
             start += len(r.prompts)
+
+
+# Engines not closed yet. vLLM in-process keeps one torch process group per process, shared by every engine in it,
+# so it is taken down once, at exit, after the last engine: on a GPU its NCCL group otherwise prints torch's
+# "destroy_process_group() was not called before program exit" as the CLI or a server ends.
+_OPEN: weakref.WeakSet[VllmReranker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    for reranker in list(_OPEN):
+        reranker.close()
+    parallel_state = sys.modules.get("vllm.distributed.parallel_state")
+    if parallel_state is not None:
+        parallel_state.destroy_model_parallel()
+        parallel_state.destroy_distributed_environment()
 
 
 def engine_options(
