@@ -131,6 +131,16 @@ def test_inside_the_bands_a_query_gets_exactly_the_fixed_weights():
             (0.5, 0.2, 0.3))
 
 
+def test_the_shipped_rule_keeps_the_fixed_weights_for_typical_queries_and_leans_where_a_list_is_weak():
+    from app.recall import RULE
+
+    # The weights before issue 17 (dense 0.5, BM25 0.2, feedback 0.3) for a query with typical signals.
+    assert hybrid_weights(ListSignals(dense_top=0.6, bm25_coverage=0.7), RULE) == pytest.approx((0.5, 0.2, 0.3))
+    assert hybrid_weights(ListSignals(dense_top=0.6, bm25_coverage=0.2), RULE)[0] > 0.7  # BM25 matched little
+    assert hybrid_weights(ListSignals(dense_top=0.3, bm25_coverage=0.7), RULE)[0] < 0.2  # no close dense hit
+    assert hybrid_weights(ListSignals(dense_top=0.6, bm25_coverage=0.05), RULE)[2] == 0.0  # feedback gated off
+
+
 def test_out_of_band_signals_move_the_weights_by_their_distance_from_the_edge():
     low_coverage = hybrid_weights(ListSignals(dense_top=0.7, bm25_coverage=0.1 - 1e-3), BANDED)
     z = -2.0 * math.log(0.1 / 0.2)
