@@ -29,7 +29,8 @@ weighing as much as its stress variants together. `ALL` is the descent on all fi
 
 The feedback list of each query is expanded from an equal-weight first round (dense 0.5 / BM25 0.5, max), as
 `app.recall.recall` does (`FEEDBACK_ROUND`), so it is searched once per query and scenario (memoised in the
-cache dir). The cache must come from the current `fusion_cache.py` (tantivy's BM25 index).
+cache dir). The cache must come from the current `fusion_cache.py` (tantivy's BM25 index). Run one at a time per
+cache: each run rebuilds the `bm25title` indexes there, and two runs at once read each other's half-built index.
 
 Usage:
     .venv/bin/python research/fusion_loo.py                      # every fold, normal and stress scenarios
