@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fusion_lab import CHUNKS, COLLECTIONS, DENSE_WEIGHT, dense_weight  # noqa: E402
+from fusion_lab import CHUNKS, COLLECTIONS, DENSE_WEIGHT, dense_weight, half_query  # noqa: E402
 
 from app.config import load_settings  # noqa: E402
 from app.evaluate import ingested  # noqa: E402
@@ -55,14 +55,6 @@ NOISE = 1.0
 PSEUDO_DOCS = 200
 REPLAY = 150
 PSEUDO_DEPTH = 100
-
-
-def half_query(query: str) -> str:
-    """The query's first half of words (at least one), or of characters for a mostly-CJK query."""
-    if is_cjk_query(query):
-        return query[: max(1, len(query) // 2)]
-    words = query.split()
-    return " ".join(words[: max(1, len(words) // 2)])
 
 
 def noisy(vec: np.ndarray, seed: int) -> np.ndarray:

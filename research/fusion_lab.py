@@ -33,6 +33,14 @@ def dense_weight(query: str, cjk_dense_weight: float) -> float:
     return DENSE_WEIGHT * (cjk_dense_weight if is_cjk_query(query) else 1.0)
 
 
+def half_query(query: str) -> str:
+    """The query's first half of words (at least one), or of characters for a mostly-CJK query."""
+    if is_cjk_query(query):
+        return query[: max(1, len(query) // 2)]
+    words = query.split()
+    return " ".join(words[: max(1, len(words) // 2)])
+
+
 CACHE = Path("/tmp/kb-fusion-cache")
 COLLECTIONS = ("nfcorpus", "cranfield", "cisi", "xquadr-en", "xquadr-zh-dev")
 K_DOCS = 100
@@ -79,19 +87,25 @@ class Collection:
     def index_of(self) -> dict[str, int]:
         return {cid: i for i, cid in enumerate(self.data["chunk_ids"])}
 
-    def search_terms(self, terms: dict[str, float], depth: int) -> tuple[np.ndarray, np.ndarray]:
-        hits = self.lexical.search_terms(terms, depth)
+    def search_terms(
+        self, terms: dict[str, float], depth: int, lexical: LexicalIndex | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`terms` searched on `lexical` (default: the collection's BM25 index copy), as chunk indices and scores."""
+        hits = (lexical or self.lexical).search_terms(terms, depth)
         return (np.asarray([self.index_of[c] for c, _ in hits], dtype=np.int32),
                 np.asarray([s for _, s in hits], dtype=np.float64))
 
-    def expanded(self, query: str, top_ids: np.ndarray, top_scores: np.ndarray, depth: int):
+    def expanded(
+        self, query: str, top_ids: np.ndarray, top_scores: np.ndarray, depth: int, lexical: LexicalIndex | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The expanded query's BM25 list for this feedback (chunk indices and first-round scores), built by
-        `app.recall.expanded_query` on the index copy, as `app.recall.recall` does."""
+        `app.recall.expanded_query` on `lexical` (default: the index copy), as `app.recall.recall` does."""
+        lexical = lexical or self.lexical
         ids = self.data["chunk_ids"]
         chunks = [Chunk(chunk_id=ids[i], doc_id="", doc_name=self.chunk_doc[i], position=0,
                         text=self.data["chunk_text"][i]) for i in top_ids]
         scores = {ids[i]: float(s) for i, s in zip(top_ids, top_scores, strict=True)}
-        return self.search_terms(expanded_query(self.lexical, query, chunks, scores), depth)
+        return self.search_terms(expanded_query(lexical, query, chunks, scores), depth, lexical)
 
     def run(self, fused: dict[str, np.ndarray]) -> Run:
         """Documents by their best chunk among the top CHUNKS chunk indices of each query."""

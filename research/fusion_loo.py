@@ -51,11 +51,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fusion_lab import CACHE, COLLECTIONS, EMPTY, Collection, fuse, title_index  # noqa: E402
+from fusion_lab import CACHE, COLLECTIONS, EMPTY, Collection, fuse, half_query, title_index  # noqa: E402
 
 from app.fusion import WeightRule, hybrid_weights, list_signals  # noqa: E402
-from app.models import Chunk  # noqa: E402
-from app.recall import FEEDBACK_ROUND, expanded_query, is_cjk_query  # noqa: E402
+from app.recall import FEEDBACK_ROUND, is_cjk_query  # noqa: E402
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 KINDS = ("normal", "bm25half", "densehalf", "bm25title", "nocjk")
@@ -99,14 +98,6 @@ FEEDBACK_DOCS = 3  # KB_PRF_DOCS's default
 CJK_SHARE = 0.05 / 1.05  # KB_CJK_DENSE_WEIGHT's default 0.05 x 0.5 against BM25's 0.5
 
 
-def half_query(query: str) -> str:
-    """The query's first half of words (at least one), or of characters for a mostly-CJK query."""
-    if is_cjk_query(query):
-        return query[: max(1, len(query) // 2)]
-    words = query.split()
-    return " ".join(words[: max(1, len(words) // 2)])
-
-
 class Scenario:
     """One collection under one kind: per query the dense and BM25 lists, the signals, and feedback lists."""
 
@@ -133,20 +124,14 @@ class Scenario:
         self.best = (self.score({q: self.D[q][0] for q in c.qids}), self.score({q: self.B[q][0] for q in c.qids}))
 
     def search(self, terms) -> tuple[np.ndarray, np.ndarray]:
-        hits = self.lex.search_terms(terms, self.c.data["depth"])
-        ix = self.c.index_of
-        return np.asarray([ix[h] for h, _ in hits], dtype=np.int32), np.asarray([s for _, s in hits], dtype=float)
+        return self.c.search_terms(terms, self.c.data["depth"], self.lex)
 
     def feedback(self, q: str, top_ids: np.ndarray, top_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The expanded query's BM25 list for this first round's top chunks (memoised on disk)."""
         key = (q, tuple(int(i) for i in top_ids), tuple(round(float(s), 9) for s in top_scores))
         if key not in self.memo:
-            c, ids = self.c, self.c.data["chunk_ids"]
-            chunks = [Chunk(chunk_id=ids[i], doc_id="", doc_name=c.chunk_doc[i], position=0,
-                            text=c.data["chunk_text"][i]) for i in top_ids]
-            scores = {ids[i]: float(s) for i, s in zip(top_ids, top_scores, strict=True)}
-            query = half_query(c.queries[q]) if self.kind == "bm25half" else c.queries[q]
-            self.memo[key] = self.search(expanded_query(self.lex, query, chunks, scores))
+            query = half_query(self.c.queries[q]) if self.kind == "bm25half" else self.c.queries[q]
+            self.memo[key] = self.c.expanded(query, top_ids, top_scores, self.c.data["depth"], self.lex)
         return self.memo[key]
 
     def save(self) -> None:
