@@ -115,6 +115,12 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ingest_log_by_kb ON ingest_log (kb_key, at);
+-- The BM25 coverage of a knowledge base's recent hybrid queries (app/query_history.py), oldest first by rowid.
+CREATE TABLE IF NOT EXISTS query_coverage (
+    kb_key TEXT NOT NULL,
+    coverage REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_coverage_by_kb ON query_coverage (kb_key);
 CREATE TABLE IF NOT EXISTS eval_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kb_key TEXT NOT NULL,
@@ -124,7 +130,8 @@ CREATE TABLE IF NOT EXISTS eval_runs (
 );
 """
 # Rows keyed by a knowledge base's key, besides `kbs` and `documents`: dropped with it, moved by a re-index.
-_KB_TABLES = ("presets", "preset_versions", "kb_defaults", "query_sets", "labels", "eval_runs", "ingest_log")
+_KB_TABLES = ("presets", "preset_versions", "kb_defaults", "query_sets", "labels", "eval_runs", "ingest_log",
+              "query_coverage")
 # Columns added after the first release: (table, column, definition) for databases made before them.
 _ADDED_COLUMNS = (
     ("kbs", "state", "TEXT NOT NULL DEFAULT 'ready'"),
@@ -454,6 +461,26 @@ class Catalog:
                 (kb.key, limit),
             ).fetchall()
         return [dict(r) for r in rows]
+
+    # what recent hybrid queries measured (app/query_history.py)
+
+    def add_query_coverage(self, kb: KnowledgeBase, coverages: list[float], keep: int) -> None:
+        """Append these queries' BM25 coverages, keeping the knowledge base's newest `keep`."""
+        with self._connect() as db:
+            db.executemany("INSERT INTO query_coverage VALUES (?, ?)", [(kb.key, c) for c in coverages])
+            db.execute(
+                "DELETE FROM query_coverage WHERE kb_key = ? AND rowid NOT IN "
+                "(SELECT rowid FROM query_coverage WHERE kb_key = ? ORDER BY rowid DESC LIMIT ?)",
+                (kb.key, kb.key, keep),
+            )
+
+    def query_coverage(self, kb: KnowledgeBase, limit: int) -> list[float]:
+        """The knowledge base's newest `limit` query coverages, oldest first."""
+        with self._connect(write=False) as db:
+            rows = db.execute(
+                "SELECT coverage FROM query_coverage WHERE kb_key = ? ORDER BY rowid DESC LIMIT ?", (kb.key, limit)
+            ).fetchall()
+        return [r["coverage"] for r in reversed(rows)]
 
     # instruction presets saved by users (per knowledge base)
 

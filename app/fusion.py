@@ -73,14 +73,24 @@ class ListSignals:
     bm25_coverage: BM25's best score over the query's idf mass (the sum of idf x count over its terms). With
         Lucene's BM25 (tantivy) a term found once in a chunk of average length adds its idf, so about 1 when the
         best chunk has every query term; low when it matches few of the distinctive ones.
+    kb_coverage: the median bm25_coverage of the knowledge base's recent queries (`app.query_history`), None
+        until it has seen enough: one query's coverage is noisy, the median says whether BM25 fits this
+        knowledge base's questions at all.
     """
 
     dense_top: float
     bm25_coverage: float
+    kb_coverage: float | None = None
 
 
-def list_signals(dense: Sequence[tuple[str, float]], bm25: Sequence[tuple[str, float]], idf_mass: float) -> ListSignals:
-    """The `ListSignals` of one query's dense and BM25 lists (best first).
+def list_signals(
+    dense: Sequence[tuple[str, float]],
+    bm25: Sequence[tuple[str, float]],
+    idf_mass: float,
+    kb_coverage: float | None = None,
+) -> ListSignals:
+    """The `ListSignals` of one query's dense and BM25 lists (best first), with the knowledge base's median
+    coverage when known.
 
     Example:
         >>> list_signals([("a", 0.8), ("b", 0.4)], [("b", 6.0), ("c", 3.0)], idf_mass=4.0)
@@ -89,6 +99,7 @@ def list_signals(dense: Sequence[tuple[str, float]], bm25: Sequence[tuple[str, f
     return ListSignals(
         dense_top=dense[0][1] if dense else 0.0,
         bm25_coverage=bm25[0][1] / idf_mass if bm25 and idf_mass > 0 else 0.0,
+        kb_coverage=kb_coverage,
     )
 
 
@@ -108,6 +119,8 @@ class WeightRule:
     signals are in the band gets the dense share `bias` alone gives (0: half), and only a signal clearly out of
     band moves the weights (a trust region around fixed weights). A band of (centre, centre), the default, is
     the plain logistic model around the centres, typical values on the eval collections.
+    A knowledge base whose median coverage is below `kb_coverage_low` adds kb_coverage x out(median,
+    (kb_coverage_low, inf)) to z: where BM25 matches little of most questions, every query leans on dense.
     The feedback list gets `feedback_share` of BM25's weight when bm25_coverage >= `feedback_min_coverage`:
     expanding from a first round that BM25 barely matched spreads the first round's noise.
     """
@@ -119,6 +132,8 @@ class WeightRule:
     feedback_min_coverage: float
     coverage_band: tuple[float, float] = (COVERAGE_CENTRE, COVERAGE_CENTRE)
     dense_top_band: tuple[float, float] = (DENSE_TOP_CENTRE, DENSE_TOP_CENTRE)
+    kb_coverage: float = 0.0
+    kb_coverage_low: float = COVERAGE_CENTRE
 
     def __post_init__(self) -> None:
         for name in ("coverage_band", "dense_top_band"):
@@ -161,6 +176,8 @@ def hybrid_weights(signals: ListSignals, rule: WeightRule) -> tuple[float, float
         + rule.coverage * out_of_band(signals.bm25_coverage + _EPS, rule.coverage_band)
         + rule.dense_top * out_of_band(signals.dense_top, rule.dense_top_band)
     )
+    if signals.kb_coverage is not None:
+        z += rule.kb_coverage * out_of_band(signals.kb_coverage, (rule.kb_coverage_low, math.inf))
     odds = math.exp(max(-30.0, min(30.0, z)))
     dense = odds / (1 + odds)
     share = rule.feedback_share if signals.bm25_coverage >= rule.feedback_min_coverage else 0.0

@@ -8,7 +8,8 @@ Hybrid recall fuses the two lists by a convex combination of their scores, each 
 score (`app.fusion.convex_combination`, norm "max": both scores have a natural floor of 0, so, unlike
 min-max, the normalized value does not depend on how deep the list was read). The weights are chosen per
 query from what the lists say about themselves (`app.fusion.hybrid_weights` with `RULE`): a query whose best
-BM25 chunk matches little of its idf mass leans on dense, one whose best dense hit is a weak match leans on BM25.
+BM25 chunk matches little of its idf mass leans on dense, one whose best dense hit is a weak match leans on BM25,
+and every query of a knowledge base whose recent queries BM25 mostly matched little leans on dense.
 docs/EVAL.md has the measurements behind every constant here, the rule's chosen by leave-one-collection-out.
 
 With pseudo-relevance feedback (KB_PRF_DOCS, on by default) the first round's top fused chunks expand the BM25
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from app.catalog import Hidden, KnowledgeBase
 from app.feedback import rm3_terms
-from app.fusion import WeightRule, convex_combination, hybrid_weights, list_signals
+from app.fusion import ListSignals, WeightRule, convex_combination, hybrid_weights, list_signals
 from app.ids import version_of
 from app.models import Candidate, Chunk
 from app.runtime import Runtime
@@ -42,9 +43,12 @@ FUSION_NORM = "max"
 # (research/fusion_loo.py); these are the settings its descent picks on all five collections together. A trust
 # region: a query whose BM25 coverage is in 0.36..1.2 and whose best cosine is in 0.5..0.75 gets exactly the fixed
 # weights used before (dense 0.5, BM25 0.2, feedback 0.3); only a signal outside its band moves the dense share,
-# and feedback is skipped below coverage 0.12. Coverage in tantivy's BM25 units.
+# and feedback is skipped below coverage 0.12. Coverage in tantivy's BM25 units. A knowledge base whose recent
+# queries' median coverage is below 0.48 (`app.query_history`) leans every query on dense, by -8 x log(median /
+# 0.48) in the logit: BM25 matching little of most of its questions is what a weak BM25 looks like
+# (docs/EVAL.md, "The knowledge base's coverage").
 RULE = WeightRule(bias=0.0, coverage=-3.0, dense_top=4.0, feedback_share=0.6, feedback_min_coverage=0.12,
-                  coverage_band=(0.36, 1.2), dense_top_band=(0.5, 0.75))
+                  coverage_band=(0.36, 1.2), dense_top_band=(0.5, 0.75), kb_coverage=-8.0, kb_coverage_low=0.48)
 # The feedback chunks come from a first round with equal weights, the one RULE was chosen with (a first round at
 # the query's own weights measured no better: docs/EVAL.md).
 FEEDBACK_ROUND = (0.5, 0.5)
@@ -88,7 +92,10 @@ def _recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str, embed
     lexical_index = rt.lexical(kb)
     dense = _dense_ids(rt, kb, embedding, depth, hidden)
     lexical = lexical_index.search(query, depth, exclude_doc_ids=hidden.versions)
-    weights = query_weights(lexical_index, query, dense, lexical, rt.settings.cjk_dense_weight)
+    signals = query_signals(lexical_index, query, dense, lexical, rt.query_history.median(kb))
+    if signals is not None:
+        rt.query_history.add(kb, signals.bm25_coverage)
+    weights = query_weights(signals, rt.settings.cjk_dense_weight)
     w_dense, w_bm25, w_feedback = weights
     bm25_lists = [lexical]
     feedback: list[Chunk] = []
@@ -122,25 +129,35 @@ def _recall(rt: Runtime, kb: KnowledgeBase, query: str, k: int, mode: str, embed
     ]
 
 
-def query_weights(
+def query_signals(
     lexical_index: LexicalIndex,
     query: str,
     dense: list[tuple[str, float]],
     lexical: list[tuple[str, float]],
-    cjk_dense_weight: float,
-) -> tuple[float, float, float]:
-    """(dense, BM25, feedback) weights for this query's lists (`app.fusion.hybrid_weights` with `RULE`; the
-    BM25 coverage is measured against the query's idf mass in this index).
-
-    A mostly-CJK query keeps the fixed share `cjk_dense_weight` (KB_CJK_DENSE_WEIGHT) x 0.5 against BM25's 0.5,
-    renormalized, and no feedback: with the rule its dense share rose where BM25's coverage of its bigrams was
-    low, giving the English-only embedder weight (xquadr-zh-dev Recall@100 .9798 -> .9765, docs/EVAL.md)."""
+    kb_coverage: float | None = None,
+) -> ListSignals | None:
+    """What this query's lists say about themselves (`app.fusion.list_signals`, the BM25 coverage measured
+    against the query's idf mass in this index), beside the knowledge base's median coverage; None for a
+    mostly-CJK query, which keeps fixed weights (`query_weights`)."""
     if is_cjk_query(query):
-        share = cjk_dense_weight / (1 + cjk_dense_weight)
-        return share, 1 - share, 0.0
+        return None
     terms = lexical_index.analyze(query)
     idf = lexical_index.idf(terms)
-    return hybrid_weights(list_signals(dense, lexical, sum(idf.get(t, 0.0) for t in terms)), RULE)
+    return list_signals(dense, lexical, sum(idf.get(t, 0.0) for t in terms), kb_coverage)
+
+
+def query_weights(signals: ListSignals | None, cjk_dense_weight: float) -> tuple[float, float, float]:
+    """(dense, BM25, feedback) weights for a query with these `query_signals`: `app.fusion.hybrid_weights`
+    with `RULE`.
+
+    A mostly-CJK query (None) keeps the fixed share `cjk_dense_weight` (KB_CJK_DENSE_WEIGHT) x 0.5 against
+    BM25's 0.5, renormalized, and no feedback: with the rule its dense share rose where BM25's coverage of its
+    bigrams was low, giving the English-only embedder weight (xquadr-zh-dev Recall@100 .9798 -> .9765,
+    docs/EVAL.md)."""
+    if signals is None:
+        share = cjk_dense_weight / (1 + cjk_dense_weight)
+        return share, 1 - share, 0.0
+    return hybrid_weights(signals, RULE)
 
 
 def expanded_query(

@@ -24,6 +24,7 @@ from app.catalog import Catalog, KnowledgeBase
 from app.config import Settings, load_settings
 from app.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound
 from app.locks import DataDirLock, data_dir_lock
+from app.query_history import QueryHistory
 
 if TYPE_CHECKING:
     from app.lexical import LexicalIndex
@@ -66,6 +67,7 @@ class Runtime:
         # One writer per data dir across processes; searches read whole writes only (app/locks.py).
         self.lock: DataDirLock = data_dir_lock(self.settings.data_dir)
         self.access = AccessStore(self.settings.catalog_path)
+        self.query_history = QueryHistory(self.catalog)  # what recall measured of each KB's recent queries
         self.user: User | None = None
         # One dict for every view made by as_user: a resource built through one is built for all.
         self._resources: dict[str, object] = {

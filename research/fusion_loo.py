@@ -54,7 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fusion_lab import CACHE, COLLECTIONS, EMPTY, Collection, fuse, half_query, title_index  # noqa: E402
 
 from app.fusion import WeightRule, hybrid_weights, list_signals  # noqa: E402
-from app.recall import FEEDBACK_ROUND, is_cjk_query  # noqa: E402
+from app.query_history import KEPT, median_coverage  # noqa: E402
+from app.recall import FEEDBACK_ROUND, RULE, is_cjk_query  # noqa: E402
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 KINDS = ("normal", "bm25half", "densehalf", "bm25title", "nocjk")
@@ -65,8 +66,10 @@ FIXED = WeightRule(bias=0.0, coverage=0.0, dense_top=0.0, feedback_share=0.6, fe
 # region), slopes that act only outside them. On the eval collections almost every query is inside, so this
 # is the fixed weights; a slope of 0 or bands that close on a point are reachable from here, one step each.
 WIDEST_COVERAGE, WIDEST_DENSE_TOP = (0.06, 100.0), (0.3, 1.0)
+# The knowledge-base term starts off (slope 0) with its edge at the lowest value of SPACE, where it would touch
+# the fewest knowledge bases.
 START = dataclasses.replace(FIXED, coverage=-2.0, dense_top=2.0, coverage_band=WIDEST_COVERAGE,
-                            dense_top_band=WIDEST_DENSE_TOP)
+                            dense_top_band=WIDEST_DENSE_TOP, kb_coverage_low=0.3)
 # Coverage in tantivy's units (a query's best chunk holding every query term once: about 1).
 # Band edges come first: from START, a slope first set to 0 would leave no band edge anything to move.
 SPACE = {
@@ -79,7 +82,11 @@ SPACE = {
     "bias": [round(x, 1) for x in np.arange(-1.2, 1.21, 0.2)],
     "feedback_share": [0.0, 0.2, 0.4, 0.6, 0.8],
     "feedback_min_coverage": [0.0, 0.12, 0.24, 0.36, 0.48],
+    "kb_coverage_low": [0.3, 0.36, 0.42, 0.48, 0.56, 0.64],
+    "kb_coverage": [0, -2, -4, -8, -16, -32],
 }
+# The knowledge-base term (the median coverage of its queries so far), chosen after the per-query rule.
+KB_TERM = ("kb_coverage_low", "kb_coverage")
 # Held at START's (the fixed weights') values by default, so that inside the bands a query gets today's weights.
 FROZEN = ("bias", "feedback_share")
 BAND_EDGES = {"coverage_low": ("coverage_band", 0), "coverage_high": ("coverage_band", 1),
@@ -108,6 +115,7 @@ class Scenario:
         self.memo_path = c.cache / f"feedback-{self.label.replace('/', '-')}.pkl"
         self.memo: dict = pickle.loads(self.memo_path.read_bytes()) if self.memo_path.exists() else {}
         self.D, self.B, self.signals, self.cjk = {}, {}, {}, {}
+        history: list[float] = []  # the coverages of the queries before this one, as `app.query_history` keeps them
         for q in c.qids:
             run, query = c.runs[q], c.queries[q]
             self.D[q] = run["dense_half"] if kind == "densehalf" else run["dense"]
@@ -119,8 +127,11 @@ class Scenario:
                 self.B[q] = run["bm25"]
             terms = self.lex.analyze(query)
             idf = self.lex.idf(terms)
-            self.signals[q] = list_signals(_head(self.D[q]), _head(self.B[q]), sum(idf.get(t, 0.0) for t in terms))
             self.cjk[q] = is_cjk_query(query)
+            self.signals[q] = list_signals(_head(self.D[q]), _head(self.B[q]), sum(idf.get(t, 0.0) for t in terms),
+                                           median_coverage(history[-KEPT:]))
+            if kind == "nocjk" or not self.cjk[q]:  # the queries `app.recall.query_weights` adds to the history
+                history.append(self.signals[q].bm25_coverage)
         self.best = (self.score({q: self.D[q][0] for q in c.qids}), self.score({q: self.B[q][0] for q in c.qids}))
 
     def search(self, terms) -> tuple[np.ndarray, np.ndarray]:
@@ -217,23 +228,27 @@ class Lab:
             return a[0] < b[0]
         return a[1] > b[1] + 1e-9
 
-    def descend(self, train: list[Scenario], frozen: tuple[str, ...] = (), sweeps: int = 4) -> tuple[WeightRule, tuple]:
-        """Coordinate descent over `SPACE` from `START`; the coordinates named in `frozen` keep START's value."""
-        rule, best = START, self.objective(train, START)
-        for _ in range(sweeps):
-            changed = False
-            for name, values in SPACE.items():
-                if name in frozen:
-                    continue
-                for v in values:
-                    trial = with_setting(rule, name, v)
-                    if trial == rule:
+    def descend(
+        self, train: list[Scenario], frozen: tuple[str, ...] = (), sweeps: int = 4, start: WeightRule = START
+    ) -> tuple[WeightRule, tuple]:
+        """Coordinate descent from `start`, the coordinates named in `frozen` kept at its value: first the
+        per-query rule (`SPACE` but `KB_TERM`), then, from that rule, the knowledge-base term alone."""
+        rule, best = start, self.objective(train, start)
+        for stage in ([n for n in SPACE if n not in KB_TERM], list(KB_TERM)):
+            for _ in range(sweeps):
+                changed = False
+                for name in stage:
+                    if name in frozen:
                         continue
-                    j = self.objective(train, trial)
-                    if self.better(j, best):
-                        rule, best, changed = trial, j, True
-            if not changed:
-                break
+                    for v in SPACE[name]:
+                        trial = with_setting(rule, name, v)
+                        if trial == rule:
+                            continue
+                        j = self.objective(train, trial)
+                        if self.better(j, best):
+                            rule, best, changed = trial, j, True
+                if not changed:
+                    break
         return rule, best
 
 
@@ -260,6 +275,8 @@ def main() -> None:
                    help="a normal collection may lose at most this against the fixed weights")
     p.add_argument("--freeze", nargs="*", default=list(FROZEN), choices=list(SPACE),
                    help="coordinates the descent keeps at START's value (default: %(default)s; none if given empty)")
+    p.add_argument("--kb-term-only", action="store_true",
+                   help="keep the shipped per-query rule (app.recall.RULE) and choose only the knowledge-base term")
     args = p.parse_args()
     started = time.perf_counter()
     scenarios = []
@@ -274,7 +291,11 @@ def main() -> None:
     folds = [*args.collections, "ALL"] if len(args.collections) > 1 else ["ALL"]
     for held in folds:
         train = [s for s in scenarios if s.c.name != held]
-        rule, (shortfall, j) = lab.descend(train, tuple(args.freeze))
+        if args.kb_term_only:
+            start = dataclasses.replace(RULE, kb_coverage=START.kb_coverage, kb_coverage_low=START.kb_coverage_low)
+            rule, (shortfall, j) = lab.descend(train, tuple(n for n in SPACE if n not in KB_TERM), start=start)
+        else:
+            rule, (shortfall, j) = lab.descend(train, tuple(args.freeze))
         seconds = time.perf_counter() - started
         print(f"fold {held}: {show(rule)} shortfall={shortfall:.4f} J={j:.4f} ({seconds:.0f} s)", flush=True)
         for s in scenarios if held == "ALL" else [s for s in scenarios if s.c.name == held]:

@@ -3,6 +3,7 @@ per-query weights of hybrid recall (list signals and the logistic rule), checked
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -160,3 +161,17 @@ def test_a_band_that_is_not_low_le_high_above_zero_is_refused(band):
     with pytest.raises(ValueError, match="coverage_band must be"):
         WeightRule(bias=0.0, coverage=-1.0, dense_top=1.0, feedback_share=0.6, feedback_min_coverage=0.0,
                    coverage_band=band)
+
+
+def test_a_kb_whose_queries_bm25_matches_little_leans_every_query_on_dense():
+    rule = WeightRule(bias=0.0, coverage=-3.0, dense_top=4.0, feedback_share=0.6, feedback_min_coverage=0.12,
+                      coverage_band=(0.36, 1.2), dense_top_band=(0.5, 0.75), kb_coverage=-8.0, kb_coverage_low=0.4)
+    fixed = (0.5, 0.2, 0.3)
+    for kb_coverage in (None, 0.4, 0.9):  # unknown yet, or at or above the edge: the query's own weights
+        assert hybrid_weights(ListSignals(0.6, 0.7, kb_coverage), rule) == pytest.approx(fixed)
+    dense, bm25, feedback = hybrid_weights(ListSignals(0.6, 0.7, 0.2), rule)
+    odds = (0.2 / 0.4) ** -8.0
+    assert dense == pytest.approx(odds / (1 + odds)) and dense > 0.99
+    assert feedback / bm25 == pytest.approx(0.6 / 0.4)  # BM25's share still split as the rule says
+    off = dataclasses.replace(rule, kb_coverage=0.0)
+    assert hybrid_weights(ListSignals(0.6, 0.7, 0.2), off) == pytest.approx(fixed)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.models import Chunk, Hit
-from app.recall import is_cjk_query, query_weights, recall
+from app.query_history import MIN_QUERIES, QueryHistory
+from app.recall import is_cjk_query, query_signals, query_weights, recall
 from ingest.pipeline import ingest_bytes
 
 # One question with two relevant documents, each in the top 3 of only one list: the dense list knows that
@@ -75,7 +76,7 @@ def test_hybrid_candidates_carry_the_weights_their_query_got(runtime, kb):
     for query in (QUERY, "vehicle ignition trouble"):  # the second shares no word with any document
         dense = runtime.store.query_ids(kb, runtime.embedder.encode_query(query), 32)
         bm25 = lexical.search(query, 32)
-        weights[query] = query_weights(lexical, query, dense, bm25, runtime.settings.cjk_dense_weight)
+        weights[query] = query_weights(query_signals(lexical, query, dense, bm25), runtime.settings.cjk_dense_weight)
         hybrid = recall(runtime, kb, query, 8, "hybrid")  # reads 4 x 8 = 32 from each list
         w_dense, w_bm25, w_feedback = weights[query]
         want = (("dense", w_dense), ("bm25", w_bm25), ("feedback", w_feedback)) if w_feedback else (
@@ -105,7 +106,8 @@ def test_cjk_queries_lean_on_bm25(make_runtime):
         # A CJK query: the fixed share KB_CJK_DENSE_WEIGHT x 0.5 against BM25's 0.5, and no feedback.
         lexical = rt.lexical(kb)
         dense = rt.store.query_ids(kb, rt.embedder.encode_query(query), 32)
-        w_dense, w_bm25, w_feedback = query_weights(lexical, query, dense, lexical.search(query, 32), weight)
+        assert query_signals(lexical, query, dense, lexical.search(query, 32)) is None
+        w_dense, w_bm25, w_feedback = query_weights(None, weight)
         assert (w_dense, w_bm25, w_feedback) == pytest.approx((weight / (1 + weight), 1 / (1 + weight), 0.0))
         assert hybrid[0].fusion_weights == (("dense", w_dense), ("bm25", 1 - w_dense))
         bm25 = [c.chunk.doc_name for c in recall(rt, kb, query, 8, "bm25")]
@@ -163,3 +165,14 @@ def test_feedback_leaves_cjk_queries_alone(make_runtime, kb):
     on = recall(rt, rt.open_kb("kb"), "上海高速铁路", 8, "hybrid")
     off = recall(make_runtime(rerank_backend="off", prf_docs=0), rt.open_kb("kb"), "上海高速铁路", 8, "hybrid")
     assert on == off
+
+
+def test_a_kb_whose_questions_bm25_misses_leans_later_queries_on_dense(runtime, kb):
+    before = dict(recall(runtime, kb, QUERY, 8, "hybrid")[0].fusion_weights)
+    assert runtime.query_history.median(kb) is None  # one query says nothing about the knowledge base yet
+    for _ in range(MIN_QUERIES):
+        recall(runtime, kb, "vehicle ignition trouble", 8, "hybrid")  # no word of it is in any document
+    assert runtime.query_history.median(kb) == 0.0
+    assert QueryHistory(runtime.catalog).median(kb) == 0.0  # written to the catalog for the next process
+    after = dict(recall(runtime, kb, QUERY, 8, "hybrid")[0].fusion_weights)
+    assert 0.05 < before["dense"] < 0.95 and after["dense"] > 0.99
