@@ -20,12 +20,15 @@ collections' scenarios, normal and stress, then the held-out collection's scenar
 trust region (`WeightRule`'s bands): a query whose signals are inside both bands gets exactly the fixed weights
 used before issue 17 (so bias and feedback share are held at theirs, `FROZEN`), slopes act on the distance
 outside; the descent starts from wide bands (`START`, on the eval collections almost the fixed weights) and moves
-band edges, slopes and the feedback gate. The objective (`Lab.objective`, `Lab.better`): first the shortfall, the
-sum over the normal training collections of every loss of more than `--margin` (0.001) against the fixed weights
+band edges, slopes and the feedback gate; then, from that rule, the knowledge-base term (`KB_TERM`: each query sees
+the median coverage of the scenario's queries before it, as `app.query_history` keeps them for recall).
+`--kb-term-only` starts from the shipped rule (`app.recall.RULE`) and descends the knowledge-base term alone.
+The objective (`Lab.objective`, `Lab.better`): first the shortfall, the sum over the normal training collections
+of every loss of more than `--margin` (0.001) against the fixed weights
 ("no worse than today" is a constraint, never traded against gains elsewhere); then J, per scenario the gain over
 the best single list (nDCG@10 plus Recall@100) minus 10 x any shortfall below best - 0.005, a normal collection
 weighing as much as its stress variants together. `ALL` is the descent on all five, the rule the product ships
-(`app.recall.RULE`).
+(`app.recall.RULE`; its knowledge-base term is `--kb-term-only`'s `ALL`).
 
 The feedback list of each query is expanded from an equal-weight first round (dense 0.5 / BM25 0.5, max), as
 `app.recall.recall` does (`FEEDBACK_ROUND`), so it is searched once per query and scenario (memoised in the
@@ -35,6 +38,7 @@ cache: each run rebuilds the `bm25title` indexes there, and two runs at once rea
 Usage:
     .venv/bin/python research/fusion_loo.py                      # every fold, normal and stress scenarios
     .venv/bin/python research/fusion_loo.py --margin 0.002 --freeze     # nothing frozen: bias, share move too
+    .venv/bin/python research/fusion_loo.py --kb-term-only             # how the shipped KB term was chosen
     .venv/bin/python research/fusion_loo.py --cache /tmp/x --collections tiny --kinds normal bm25half
 """
 
