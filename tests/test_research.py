@@ -68,3 +68,10 @@ def test_fusion_cache_and_leave_one_out_run_on_a_toy_collection(eval_dir, tmp_pa
     rows = [line.split() for line in lines[1:]]
     assert [row[0] for row in rows] == ["tiny", "tiny/bm25half", "tiny/densehalf"], lines
     assert all(0 <= float(row[i]) <= 1 for row in rows for i in (2, 4, 6, 8)), lines
+    # The knowledge-base term alone, from the shipped per-query rule, whose other settings it keeps.
+    lines = research("fusion_loo.py", "--cache", str(cache), "--eval-dir", str(eval_dir), "--collections", "tiny",
+                     "--kinds", "normal", "bm25half", "--kb-term-only", cwd=tmp_path)
+    from app.recall import RULE
+
+    assert lines[0].startswith(f"fold ALL: bias={RULE.bias} coverage={RULE.coverage} dense_top={RULE.dense_top} ")
+    assert " kb_coverage=" in lines[0] and " kb_coverage_low=" in lines[0], lines
