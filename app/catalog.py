@@ -465,9 +465,13 @@ class Catalog:
     # what recent hybrid queries measured (app/query_history.py)
 
     def add_query_coverage(self, kb: KnowledgeBase, coverages: list[float], keep: int) -> None:
-        """Append these queries' BM25 coverages, keeping the knowledge base's newest `keep`."""
+        """Append these queries' BM25 coverages, keeping the knowledge base's newest `keep` (none once it is
+        deleted: a search that ran while it was dropped leaves nothing behind)."""
         with self._connect() as db:
-            db.executemany("INSERT INTO query_coverage VALUES (?, ?)", [(kb.key, c) for c in coverages])
+            db.executemany(
+                "INSERT INTO query_coverage SELECT ?, ? WHERE EXISTS (SELECT 1 FROM kbs WHERE key = ?)",
+                [(kb.key, c, kb.key) for c in coverages],
+            )
             db.execute(
                 "DELETE FROM query_coverage WHERE kb_key = ? AND rowid NOT IN "
                 "(SELECT rowid FROM query_coverage WHERE kb_key = ? ORDER BY rowid DESC LIMIT ?)",

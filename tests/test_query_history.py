@@ -46,5 +46,6 @@ def test_history_goes_with_its_kb(catalog):
     kb = catalog.create_kb("kb", "m", 384)
     catalog.add_query_coverage(kb, [0.2] * FLUSH, KEPT)
     catalog.delete_kb(kb)
+    catalog.add_query_coverage(kb, [0.2] * FLUSH, KEPT)  # a search that was running while it was dropped
     again = catalog.create_kb("kb", "m", 384)
     assert catalog.query_coverage(kb, KEPT) == [] and catalog.query_coverage(again, KEPT) == []
