@@ -27,8 +27,9 @@ The objective (`Lab.objective`, `Lab.better`): first the shortfall, the sum over
 of every loss of more than `--margin` (0.001) against the fixed weights
 ("no worse than today" is a constraint, never traded against gains elsewhere); then J, per scenario the gain over
 the best single list (nDCG@10 plus Recall@100) minus 10 x any shortfall below best - 0.005, a normal collection
-weighing as much as its stress variants together. `ALL` is the descent on all five, the rule the product ships
-(`app.recall.RULE`; its knowledge-base term is `--kb-term-only`'s `ALL`).
+weighing as much as its stress variants together. `ALL` is the descent on all five: the product's per-query rule
+(`app.recall.RULE`) is `ALL` on the cache it was chosen on (a fresh ingest's descent lands on other rules,
+docs/EVAL.md), its knowledge-base term `--kb-term-only`'s `ALL`.
 
 The feedback list of each query is expanded from an equal-weight first round (dense 0.5 / BM25 0.5, max), as
 `app.recall.recall` does (`FEEDBACK_ROUND`), so it is searched once per query and scenario (memoised in the
@@ -134,7 +135,7 @@ class Scenario:
             self.cjk[q] = is_cjk_query(query)
             self.signals[q] = list_signals(_head(self.D[q]), _head(self.B[q]), sum(idf.get(t, 0.0) for t in terms),
                                            median_coverage(history[-KEPT:]))
-            if kind == "nocjk" or not self.cjk[q]:  # the queries `app.recall.query_weights` adds to the history
+            if kind == "nocjk" or not self.cjk[q]:  # the queries `app.recall.recall` adds (those with signals)
                 history.append(self.signals[q].bm25_coverage)
         self.best = (self.score({q: self.D[q][0] for q in c.qids}), self.score({q: self.B[q][0] for q in c.qids}))
 
