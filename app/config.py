@@ -25,6 +25,7 @@ RECALL_MODES = ("dense", "bm25", "hybrid")
 QUANTIZATIONS = ("none", "fp8")
 SECRET_SETTINGS = frozenset({"KB_API_TOKEN"})  # `kb config` says whether they are set, never their value
 OCR_MODES = ("on", "tesseract", "off")
+EMBED_BACKENDS = ("onnx", "torch")
 
 
 def _setting(env: str, default, doc: str):
@@ -38,6 +39,12 @@ class Settings:
         "KB_EMBED_MODEL",
         BUNDLED_EMBED_MODEL,
         "sentence-transformers model id or path; the default is the bundled all-MiniLM-L6-v2 (offline).",
+    )
+    embed_backend: str = _setting(
+        "KB_EMBED_BACKEND",
+        "onnx",
+        "`onnx`: on CPU the embedder's transformer runs in ONNX Runtime where its export matches torch (else "
+        "torch); `torch`: always torch.",
     )
     rerank_backend: str = _setting("KB_RERANK_BACKEND", "vllm", "Reranker: `vllm` (in-process), `remote` or `off`.")
     rerank_model: str = _setting(
@@ -199,6 +206,7 @@ def _validate(s: Settings) -> None:
     choice("KB_RERANK_QUANTIZATION", s.rerank_quantization, QUANTIZATIONS)
     choice("KB_RERANK_COMPILE", s.rerank_compile, ("on", "off"))
     choice("KB_OCR", s.ocr, OCR_MODES)
+    choice("KB_EMBED_BACKEND", s.embed_backend, EMBED_BACKENDS)
     positive = {
         "KB_CHUNK_TOKENS": s.chunk_tokens,
         "KB_RECALL_K": s.recall_k,

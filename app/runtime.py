@@ -82,7 +82,7 @@ class Runtime:
         def build():
             from app.embed import Embedder
 
-            return Embedder(self.settings.embed_model)
+            return Embedder(self.settings.embed_model, backend=self.settings.embed_backend)
 
         return self._built("embedder", build)
 

@@ -20,10 +20,10 @@ from app.ui import signin
 
 
 @st.cache_resource(show_spinner=False)
-def _embedder(model: str):
+def _embedder(model: str, backend: str):
     from app.embed import Embedder
 
-    return Embedder(model)
+    return Embedder(model, backend=backend)
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,7 +36,7 @@ def _runtime(settings: Settings) -> Runtime:
     keep_caches_in(settings.data_dir)
     # Only the reranker's own settings pick the engine: the data dir does not change it.
     reranker = _rerank_service(dataclasses.replace(settings, data_dir=Settings.data_dir))
-    return Runtime(settings, embedder=_embedder(settings.embed_model), reranker=reranker)
+    return Runtime(settings, embedder=_embedder(settings.embed_model, settings.embed_backend), reranker=reranker)
 
 
 def runtime() -> Runtime:
