@@ -108,7 +108,7 @@ def main() -> None:
         f"{json.dumps(env) if env else 'none (defaults)'}; chunk_tokens={settings.chunk_tokens}, "
         f"chunk_overlap={settings.chunk_overlap}, cjk_dense_weight={settings.cjk_dense_weight}, "
         f"prf_docs={settings.prf_docs}, "
-        f"embedder {settings.embed_model}.",
+        f"embedder {settings.embed_model} (queries run by {rt.embedder.backend}).",
         "Speed of the same run (queries per second per method, one process, this machine):",
         timings(results),
     ])
