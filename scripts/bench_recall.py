@@ -46,7 +46,8 @@ N_QUERIES = 200
 NOTES = (
     "recall: app.recall.recall(k=50, KB_RECALL_K's default) on a knowledge base on disk (SQLite catalog, "
     "embedded Chroma, BM25 index); the 100,000 chunks' vectors are random 384-d unit vectors written "
-    "straight into the store and the index (not embedded); queries are embedded by the real MiniLM; "
+    "straight into the store and the index (not embedded); queries are embedded by the real MiniLM "
+    "(queries_embedded_by: onnx or torch, KB_EMBED_BACKEND); "
     "hybrid reads 200 chunks from each list, with pseudo-relevance feedback as configured (KB_PRF_DOCS), "
     "hybrid_no_feedback with KB_PRF_DOCS=0. add_20_page_pdf_s: ingest_bytes of a generated 20-page PDF "
     "(parse, chunk, embed, store, index) into that knowledge base. The machine is shared: see load_avg."
@@ -137,7 +138,7 @@ def bench_lexical(corpus: Corpus, workdir: Path, k: int = 50) -> dict[str, float
     }
 
 
-def bench_recall(corpus: Corpus, workdir: Path, k: int = 50) -> dict[str, float]:
+def bench_recall(corpus: Corpus, workdir: Path, k: int = 50) -> dict[str, float | str]:
     """app.recall.recall() per mode on a knowledge base of `corpus`, then ingest_bytes of a 20-page PDF."""
     from app.config import load_settings
     from app.recall import recall
@@ -166,7 +167,8 @@ def bench_recall(corpus: Corpus, workdir: Path, k: int = 50) -> dict[str, float]
             rt.catalog.commit_document(kb, doc_id, None, len(ids), replaces=[])
     build_s = time.perf_counter() - t0
 
-    out: dict[str, float] = {"chunks": corpus.n_chunks, "build_s (random vectors)": build_s}
+    out: dict[str, float | str] = {"chunks": corpus.n_chunks, "build_s (random vectors)": build_s,
+                                   "queries_embedded_by": rt.embedder.backend}
     settings = rt.settings
     # hybrid as configured (pseudo-relevance feedback on with KB_PRF_DOCS' default), then without feedback.
     for label, mode, prf_docs in (
@@ -231,7 +233,7 @@ def main() -> None:
         for name in args.only or BENCHES:
             report[name] = BENCHES[name](corpus, workdir)
             for key, value in report[name].items():
-                shown = f"{value:10.2f}" if isinstance(value, float) else f"{value:10d}"
+                shown = f"{value:10.2f}" if isinstance(value, float) else f"{value:>10}"
                 print(f"{name:8s} {key:28s} {shown}", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
