@@ -4,7 +4,8 @@ One query's coverage (`app.fusion.ListSignals`) is noisy; over a knowledge base'
 whether BM25 fits them at all (docs/EVAL.md, "The knowledge base's coverage"). Recall reads the median of the
 last `KEPT` queries before adding the new one, once there are `MIN_QUERIES`. Label-free: only what recall
 itself measured. Kept per process in memory and written to the catalog `FLUSH` queries at a time (a write per
-query would cost about 2 ms of a 30 ms search), so a restart forgets at most the last few.
+query would cost about 2 ms of a 30 ms search) and by `flush()` when the process's runtime closes, so that a `kb
+search` run in its own process, one query a process, adds to the history too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class QueryHistory:
         self._catalog = catalog
         self._lock = threading.Lock()
         self._recent: dict[str, deque[float]] = {}
-        self._unsaved: dict[str, list[float]] = {}
+        self._unsaved: dict[str, tuple[KnowledgeBase, list[float]]] = {}  # by kb.key
 
     def median(self, kb: KnowledgeBase) -> float | None:
         with self._lock:
@@ -41,12 +42,19 @@ class QueryHistory:
     def add(self, kb: KnowledgeBase, coverage: float) -> None:
         with self._lock:
             self._loaded(kb).append(coverage)
-            unsaved = self._unsaved.setdefault(kb.key, [])
+            _, unsaved = self._unsaved.setdefault(kb.key, (kb, []))
             unsaved.append(coverage)
             if len(unsaved) < FLUSH:
                 return
-            self._unsaved[kb.key] = []
+            del self._unsaved[kb.key]
         self._catalog.add_query_coverage(kb, unsaved, KEPT)
+
+    def flush(self) -> None:
+        """Write every knowledge base's coverages not written yet (one deleted meanwhile keeps none)."""
+        with self._lock:
+            unsaved, self._unsaved = self._unsaved, {}
+        for kb, coverages in unsaved.values():
+            self._catalog.add_query_coverage(kb, coverages, KEPT)
 
     def _loaded(self, kb: KnowledgeBase) -> deque[float]:
         if kb.key not in self._recent:

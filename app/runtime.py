@@ -143,7 +143,9 @@ class Runtime:
         return serialized(self.embedder.tokenizer)
 
     def close(self) -> None:
-        """Stop the parse workers (the models stay: other runtimes may share them)."""
+        """Write the query history not written yet and stop the parse workers (the models stay: other
+        runtimes may share them)."""
+        self.query_history.flush()
         with self._build_lock:
             parser, self._resources["parser"] = self._resources["parser"], None
         if parser is not None:

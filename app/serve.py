@@ -41,6 +41,11 @@ async def lifespan(_app):
     yield
     if started.get("api") is not None:
         started["api"].stop()
+    from app.ui import resources
+
+    # Here, not at exit: uvicorn raises the SIGTERM it caught again once the server is down, so the process
+    # ends by the signal and atexit handlers never run.
+    resources.flush_query_histories()
 
 
 app = st.App("main.py", lifespan=lifespan)

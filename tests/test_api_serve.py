@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.catalog import Catalog
+from app.config import load_settings
+from app.query_history import KEPT
 from tests.conftest import free_port
 from tests.fixtures_docs import make_pdf
 from tests.fixtures_rerank import TINY_MAX_DOC_TOKENS
@@ -200,6 +203,28 @@ def test_a_port_in_use_leaves_the_app_running_without_the_api(app_server, tmp_pa
         assert "Traceback" not in log.read_text()
     finally:
         _stop_group(proc)
+
+
+def test_a_stopped_server_keeps_its_last_queries_coverage(tmp_path):
+    """Fewer searches than a batch of the knowledge base's query history: written when the server stops."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KB_")},
+        "KB_DATA_DIR": str(tmp_path / "data"), "KB_RERANK_BACKEND": "off", "KB_API_PORT": str(free_port()),
+        "UI_PORT": str(free_port()), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    proc, log = serve(tmp_path, env)
+    try:
+        url = f"http://127.0.0.1:{env['KB_API_PORT']}"
+        wait_for(lambda: httpx.get(f"{url}/api/health", timeout=2).status_code == 200, 120, "the API", log)
+        http = httpx.Client(base_url=url, timeout=120)
+        files = [("files", ("faq.md", b"Refunds are issued within 14 days of purchase."))]
+        assert http.post("/api/kbs/faq/documents", files=files).status_code == 200
+        for question in ("refund", "how many days", "purchase"):
+            assert http.post("/api/search", json={"kb": "faq", "question": question}).status_code == 200
+    finally:
+        _stop_group(proc)
+    catalog = Catalog(load_settings(data_dir=tmp_path / "data").catalog_path)
+    assert len(catalog.query_coverage(catalog.get_kb("faq"), KEPT)) == 3, log.read_text()[-3000:]
 
 
 def test_serve_refuses_an_exposed_api_without_a_token(tmp_path):

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app.catalog import Catalog
+from app.config import load_settings
+from app.query_history import KEPT
 from tests.conftest import free_port
 from tests.fixtures_docs import make_pdf
 
@@ -61,6 +64,9 @@ def test_ingest_search_list_delete_drop(docs):
     assert "reranking is off" in result.stderr
     text = kb("search", "refund", "--kb", "manuals", env=env).stdout
     assert text.startswith("1. ") and "faq.md" in text.splitlines()[0]
+    # Each search ran in its own process; each left its BM25 coverage for the knowledge base's history.
+    catalog = Catalog(load_settings().catalog_path)
+    assert len(catalog.query_coverage(catalog.get_kb("manuals"), KEPT)) == 2
 
     assert "manuals\tdocuments=2\tchunks=4" in kb("list", env=env).stdout
     kb("delete", "faq.md", "--kb", "manuals", env=env)

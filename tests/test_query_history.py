@@ -49,3 +49,18 @@ def test_history_goes_with_its_kb(catalog):
     catalog.add_query_coverage(kb, [0.2] * FLUSH, KEPT)  # a search that was running while it was dropped
     again = catalog.create_kb("kb", "m", 384)
     assert catalog.query_coverage(kb, KEPT) == [] and catalog.query_coverage(again, KEPT) == []
+
+
+def test_flush_writes_what_is_left_and_nothing_twice(catalog):
+    a, b = catalog.create_kb("a", "m", 384), catalog.create_kb("b", "m", 384)
+    history = QueryHistory(catalog)
+    history.add(a, 0.1)
+    history.add(a, 0.2)
+    history.add(b, 0.3)
+    history.flush()
+    history.flush()
+    assert catalog.query_coverage(a, KEPT) == [0.1, 0.2] and catalog.query_coverage(b, KEPT) == [0.3]
+    for _ in range(FLUSH):
+        history.add(a, 0.5)  # a whole batch again: written once, by add
+    history.flush()
+    assert catalog.query_coverage(a, KEPT) == [0.1, 0.2] + [0.5] * FLUSH

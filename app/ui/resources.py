@@ -9,6 +9,7 @@ once. Per-user state (chosen knowledge base, instruction, results) lives in `st.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 
 import streamlit as st
@@ -36,7 +37,22 @@ def _runtime(settings: Settings) -> Runtime:
     keep_caches_in(settings.data_dir)
     # Only the reranker's own settings pick the engine: the data dir does not change it.
     reranker = _rerank_service(dataclasses.replace(settings, data_dir=Settings.data_dir))
-    return Runtime(settings, embedder=_embedder(settings.embed_model, settings.embed_backend), reranker=reranker)
+    rt = Runtime(settings, embedder=_embedder(settings.embed_model, settings.embed_backend), reranker=reranker)
+    _BUILT.append(rt)
+    return rt
+
+
+_BUILT: list[Runtime] = []
+
+
+def flush_query_histories() -> None:
+    """Write what this process's searches measured of their knowledge bases and has not written yet: the
+    server is stopping (`kb serve`'s lifespan calls this; atexit covers `streamlit run`)."""
+    for rt in _BUILT:
+        rt.query_history.flush()
+
+
+atexit.register(flush_query_histories)
 
 
 def runtime() -> Runtime:
