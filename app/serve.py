@@ -45,7 +45,7 @@ async def lifespan(_app):
 
     # Here, not at exit: uvicorn raises the SIGTERM it caught again once the server is down, so the process
     # ends by the signal and atexit handlers never run.
-    resources.flush_query_histories()
+    resources.close_runtimes()
 
 
 app = st.App("main.py", lifespan=lifespan)

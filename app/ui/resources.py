@@ -45,14 +45,14 @@ def _runtime(settings: Settings) -> Runtime:
 _BUILT: list[Runtime] = []
 
 
-def flush_query_histories() -> None:
-    """Write what this process's searches measured of their knowledge bases and has not written yet: the
-    server is stopping (`kb serve`'s lifespan calls this; atexit covers `streamlit run`)."""
-    for rt in _BUILT:
-        rt.query_history.flush()
+def close_runtimes() -> None:
+    """Close every runtime this process built (`Runtime.close`: the query history written, the parse workers
+    stopped): the server is stopping. `kb serve`'s lifespan calls this; atexit covers `streamlit run`."""
+    while _BUILT:
+        _BUILT.pop().close()
 
 
-atexit.register(flush_query_histories)
+atexit.register(close_runtimes)
 
 
 def runtime() -> Runtime:
